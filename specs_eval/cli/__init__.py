@@ -1,0 +1,86 @@
+"""The ``specs-eval`` command line: a click group whose commands load lazily.
+
+Why lazy: ``specs-eval score`` and ``specs-eval report`` must start fast and work
+without torch; only ``run`` imports a model backend. Each command lives in its own
+module; known user errors end as one red line and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from specs_eval import __version__
+
+# name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "run": "specs_eval.cli.run:run",
+    "ls": "specs_eval.cli.ls:ls",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="specs-eval")
+def cli() -> None:
+    """Evaluate VLMs on ID/OOD splits, score saved outputs, and compare runs.
+
+    \b
+    Examples:
+      specs-eval run                       # shipped tiny model on the toy world (offline, CPU)
+      specs-eval run --model Qwen/Qwen2.5-VL-7B-Instruct --benchmark mathvista --device cuda
+      specs-eval ls                        # benchmarks, splits, profiles, shipped models
+    """
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that are the user's to fix: reported in one line."""
+    from specs_eval.benchmarks.base import BenchmarkError
+    from specs_eval.errors import SpecsError
+
+    errors: list[type[BaseException]] = [BenchmarkError, SpecsError]
+    try:
+        from specs_eval.models.loading import ModelLoadError
+
+        errors.append(ModelLoadError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="specs-eval", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.secho("aborted", fg="red", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.secho("interrupted: finished samples are kept; run the same command again to resume", fg="yellow",
+                    err=True)
+        sys.exit(130)
+    except user_errors() as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)
+    except OSError as e:
+        if e.errno == 28:  # ENOSPC
+            click.secho(f"error: disk full while writing {e.filename or 'output'}; free space and run again to resume",
+                        fg="red", err=True)
+            sys.exit(2)
+        raise
