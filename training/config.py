@@ -1,0 +1,356 @@
+"""Pipeline configuration: preset YAML → validated pydantic models, ``--set`` overrides, batch maths.
+
+Why pydantic with ``extra="forbid"``: a typo in a 7B run's config (``cold_start.lamda``)
+must fail before hours of GPU time, with the key named. Presets state *global* batch
+sizes (pairs or completions per optimizer step), as the paper does; per-device batch and
+gradient accumulation are derived from the number of processes at launch, so the same
+preset gives the same optimisation on 1 CPU process or 64 GPUs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from specs_eval.errors import SpecsError
+
+SCHEMA_VERSION = 1
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+STAGES = ("zero-rl", "distill", "cold-start", "rl", "eval")
+# stage name -> config attribute
+STAGE_KEYS = {"zero-rl": "zero_rl", "distill": "distill", "cold-start": "cold_start", "rl": "rl", "eval": "eval"}
+
+
+class ConfigError(SpecsError):
+    """A bad preset, override or combination of settings."""
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RuntimeConfig(_Cfg):
+    """Where and how stages run. None of this changes results except ``seed`` and ``bf16``."""
+
+    launch: str = Field("none", description="'none' (train in this process), an accelerate profile name "
+                        "(cpu, single_gpu, multi_gpu, zero2, zero3, fsdp2, multi_node) or a profile YAML path")
+    num_processes: int = Field(1, ge=1, description="processes for training stages (accelerate --num_processes)")
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int | None = Field(2, ge=1, description="torch CPU threads in total (split between processes)")
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    per_device_micro_batch: int = Field(32, ge=1, description="largest per-device batch one forward may take")
+    seed: int = 0
+    launch_args: list[str] = Field(default_factory=list, description="extra `accelerate launch` flags")
+
+
+class DataConfig(_Cfg):
+    """Prompts for RL and distillation: a benchmark split, local files, or a Hugging Face dataset."""
+
+    benchmark: str = "toyworld"
+    split: str = "train"
+    path: str | None = Field(None, description="local files in the benchmark's schema (--data of specs-eval)")
+    hf_id: str | list[str] | None = Field(None, description="Hugging Face dataset id(s), converted once to local "
+                                          "MathVista-schema files (several ids are concatenated)")
+    hf_split: str = "train"
+    hf_config: str | None = None
+    hf_revision: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict, description="raw column -> role (question, answer, "
+                                    "image, id, choices) for hf_id/raw data")
+    limit: int | None = Field(512, ge=1)
+    prompt_variant: str = "official"
+    seed: int = 0
+
+
+class GRPOStageConfig(_Cfg):
+    """A GRPO stage (zero-RL and final RL): DAPO-style loss with clip-higher, no KL by default."""
+
+    enabled: bool = True
+    max_steps: int = Field(100, description="optimizer steps; <= 0 means use num_train_epochs")
+    num_train_epochs: float = 1.0
+    learning_rate: float = 1e-6
+    lr_scheduler_type: str = "constant"
+    warmup_steps: float = Field(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    prompts_per_generation: int = Field(8, ge=1, description="rollout batch, in prompts")
+    num_generations: int = Field(8, ge=2, description="rollouts per prompt")
+    global_batch_size: int = Field(64, ge=1, description="completions per optimizer step, over all processes")
+    max_completion_length: int = Field(256, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    epsilon: float = Field(0.2, gt=0, description="lower clip")
+    epsilon_high: float = Field(0.28, gt=0, description="upper clip (clip-higher)")
+    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 = no reference model")
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    mask_truncated_completions: bool = True
+    reward_weights: list[float] = Field(default_factory=lambda: [1.0, 1.0], description="format, accuracy")
+    save_steps: int = Field(50, ge=1)
+    save_total_limit: int | None = 2
+    logging_steps: int = Field(1, ge=1)
+    use_vllm: bool = False
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    vllm_server_base_url: str | None = None
+    vllm_server_timeout: float = 240.0
+    vllm_gpu_memory_utilization: float = 0.3
+    vllm_tensor_parallel_size: int = 1
+    vllm_enable_sleep_mode: bool = False
+    vllm_max_model_length: int | None = None
+    data: DataConfig | None = Field(None, description="prompts for this stage (default: the pipeline's data)")
+    trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any GRPOConfig field, as is")
+
+    @model_validator(mode="after")
+    def _check(self) -> GRPOStageConfig:
+        if self.epsilon_high < self.epsilon:
+            raise ValueError(f"epsilon_high ({self.epsilon_high}) must be >= epsilon ({self.epsilon}) (clip-higher)")
+        if len(self.reward_weights) != 2:
+            raise ValueError("reward_weights needs two values: format, accuracy")
+        if self.vllm_mode == "server" and self.use_vllm and not self.vllm_server_base_url:
+            raise ValueError("vllm_mode=server needs vllm_server_base_url (start one with `specs-train vllm-serve`)")
+        return self
+
+    @property
+    def generation_batch_size(self) -> int:
+        return self.prompts_per_generation * self.num_generations
+
+
+class JudgeConfig(_Cfg):
+    """Optional LLM consistency check of chosen responses (the paper used Gemini-2.5-flash)."""
+
+    enabled: bool = False
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tokens: int = 16
+    timeout_s: float = 60.0
+
+    @model_validator(mode="after")
+    def _check(self) -> JudgeConfig:
+        if self.enabled and not (self.base_url and self.model):
+            raise ValueError("judge.enabled needs judge.base_url and judge.model")
+        return self
+
+
+class DistillConfig(_Cfg):
+    """Self-distilled preference pairs: chosen from the zero-RL model, rejected from the base, corrupted."""
+
+    enabled: bool = True
+    chosen_from: str = Field("zero-rl", description="zero-rl | base | a model (teacher distillation)")
+    pair_mode: Literal["decoupled", "coupled"] = "decoupled"
+    samples_per_prompt: int = Field(4, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(256, ge=1)
+    batch_size: int = Field(32, ge=1)
+    pairs_per_prompt: int = Field(1, ge=1)
+    min_pairs: int = Field(1, ge=1, description="fewer pairs than this after filtering is an error")
+    seed: int = 0
+    data: DataConfig | None = None
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+
+
+class ColdStartConfig(_Cfg):
+    """The cold start: SFT on chosen, DPO, or DPO + λ·SFT (the paper's hybrid loss, λ = 1)."""
+
+    enabled: bool = True
+    method: Literal["sft", "dpo", "dpo+sft"] = "dpo+sft"
+    sft_weight: float = Field(1.0, ge=0, description="λ of L_DPO + λ·L_SFT")
+    beta: float = Field(0.1, gt=0, description="DPO β")
+    learning_rate: float = 1e-6
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: float = Field(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    global_batch_size: int = Field(64, ge=1, description="pairs (or SFT examples) per optimizer step")
+    num_train_epochs: float = 1.0
+    max_steps: int = Field(-1, description="> 0 overrides num_train_epochs")
+    max_length: int | None = 16384
+    save_steps: int = Field(50, ge=1)
+    save_total_limit: int | None = 2
+    logging_steps: int = Field(1, ge=1)
+    trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any DPOConfig/SFTConfig field")
+
+
+class EvalTask(_Cfg):
+    benchmark: str = "toyworld"
+    splits: list[str] = Field(default_factory=lambda: ["id", "ood_visual", "ood_task", "ood_format"])
+    data: str | None = None
+    limit: int | None = 100
+    prompt_variant: str = "official"
+
+
+class EvalConfig(_Cfg):
+    """The harness run after each model-producing stage (and on the base)."""
+
+    enabled: bool = True
+    after: list[str] = Field(default_factory=lambda: ["base", "zero-rl", "cold-start", "rl"])
+    tasks: list[EvalTask] = Field(default_factory=lambda: [EvalTask()])
+    max_new_tokens: int | None = None
+    batch_size: int = 32
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int = 0
+    backend: str = "hf"
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if s not in ("base", "zero-rl", "cold-start", "rl")]
+        if bad:
+            raise ValueError(f"eval.after: unknown stage(s) {bad}; use base, zero-rl, cold-start, rl")
+        return v
+
+
+class PipelineConfig(_Cfg):
+    schema_version: int = SCHEMA_VERSION
+    name: str = "custom"
+    description: str = ""
+    base_model: str = "tiny-base"
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    zero_rl: GRPOStageConfig = Field(default_factory=GRPOStageConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig)
+    rl: GRPOStageConfig = Field(default_factory=GRPOStageConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    def stage_config(self, stage: str) -> BaseModel:
+        return getattr(self, STAGE_KEYS[stage])
+
+    def stage_data(self, stage: str) -> DataConfig:
+        own = getattr(self.stage_config(stage), "data", None)
+        return own if own is not None else self.data
+
+    def stage_hash(self, stage: str) -> str:
+        """What decides a stage's outputs besides its inputs: its config, its data, seed and precision."""
+        payload = {
+            "stage": stage,
+            "config": self.stage_config(stage).model_dump(mode="json"),
+            "data": self.stage_data(stage).model_dump(mode="json") if stage != "eval" else None,
+            "seed": self.runtime.seed,
+            "bf16": self.runtime.bf16,
+        }
+        return _hash(payload)
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def preset_path(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise ConfigError(f"preset file not found: {p}")
+        return p
+    candidate = PRESETS_DIR / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    hint = difflib.get_close_matches(name_or_path, list_presets(), n=1)
+    more = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise ConfigError(f"unknown preset {name_or_path!r}{more}; known: {', '.join(list_presets())}")
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` → (["a","b","c"], value), the value parsed as YAML (numbers, lists, null…)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: use key.path=value")
+    key, raw = item.split("=", 1)
+    parts = [p.strip().replace("-", "_") for p in key.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {item!r}: cannot parse the value ({e})") from None
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        parts, value = parse_override(item)
+        node = data
+        for p in parts[:-1]:
+            child = node.get(p)
+            if child is None:
+                child = node[p] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, f in model.model_fields.items():
+        keys.append(prefix + name)
+        ann = f.annotation
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                keys.extend(_known_keys(cand, prefix + name + "."))
+    return keys
+
+
+def _explain(e: ValidationError) -> str:
+    msgs = []
+    known = _known_keys(PipelineConfig)
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(loc, known, n=1)
+            msgs.append(f"unknown key {loc!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        else:
+            msgs.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(msgs)
+
+
+def load_config(preset: str | None = None, overrides: list[str] | None = None,
+                data: dict[str, Any] | None = None) -> PipelineConfig:
+    """A preset (name or path) or a config dict, with ``--set`` overrides applied, validated."""
+    if data is None:
+        data = {}
+        if preset:
+            path = preset_path(preset)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"preset {path}: not valid YAML ({e})") from None
+            if not isinstance(data, dict):
+                raise ConfigError(f"preset {path}: expected a mapping at the top level")
+    data = apply_overrides(json.loads(json.dumps(data)), overrides or [])
+    if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise ConfigError(f"config schema_version {data.get('schema_version')} is not {SCHEMA_VERSION}")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"config: {_explain(e)}") from None
+
+
+def derive_batch(global_batch: int, num_processes: int, micro_batch: int, what: str = "batch",
+                 multiple_of: int = 1) -> tuple[int, int]:
+    """(per-device batch, gradient accumulation) with per_device * processes * accumulation == global.
+
+    ``per_device`` is the largest divisor of ``global / processes`` that fits ``micro_batch``
+    (and is a multiple of ``multiple_of`` when possible), so the global batch is exact.
+    """
+    if global_batch % num_processes:
+        raise ConfigError(f"{what}: global batch {global_batch} is not divisible by {num_processes} processes; "
+                          "pick a multiple")
+    local = global_batch // num_processes
+    divisors = [d for d in range(1, local + 1) if local % d == 0 and d <= micro_batch]
+    preferred = [d for d in divisors if d % multiple_of == 0]
+    per_device = max(preferred or divisors)
+    return per_device, local // per_device
