@@ -1,0 +1,81 @@
+"""The ``specs-train`` command line: a click group whose commands load lazily.
+
+Why lazy: each command pulls in torch, transformers or trl only when it runs, so
+``specs-train --help`` is instant and a broken optional dependency breaks only the command
+that needs it. Commands register in ``COMMANDS``; errors the user can fix (``SpecsError``,
+bad option values, model-loading problems) end as one red line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from specs_eval import __version__
+
+# name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "pipeline": "training.commands:pipeline",
+    "stage": "training.commands:stage",
+    "config": "training.commands:show_config",
+    "export": "training.export:export",
+    "vllm-serve": "training.commands:vllm_serve",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="specs-train")
+def cli() -> None:
+    """Run the SPECS pipeline (zero-RL → distill → cold start → RL) and its stages.
+
+    \b
+    Examples:
+      specs-train pipeline --preset tiny --out runs/specs-tiny       # end to end on CPU, ~15 min
+      specs-train pipeline --preset tiny --out runs/x --set cold_start.method=sft
+      specs-train stage rl --from runs/specs-tiny/03-cold-start/model --out runs/rl-only --preset tiny
+      specs-train config --preset qwen2.5-vl-7b                      # the resolved settings
+      specs-train export --format verl --preset tiny --out runs/verl-data
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    from specs_eval.cli import user_errors
+
+    try:
+        return cli.main(args=argv, prog_name="specs-train", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.secho("aborted", fg="red", err=True)
+        sys.exit(130)
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.secho(f"error: {e.format_message()}{hint}", fg="red", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.secho("interrupted: run the same command again to resume from the last saved step", fg="yellow",
+                    err=True)
+        sys.exit(130)
+    except user_errors() as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

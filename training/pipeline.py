@@ -1,0 +1,195 @@
+"""``specs-train pipeline``: base eval → zero-RL → distill → cold start → RL, resumable.
+
+Why a fixed layout of numbered stage folders: the analysis loader, the report and a
+human with ``ls`` all find the same things in the same places, and a rerun of the same
+command knows from each folder's manifest what is done. Completed stages are skipped
+(after checking they were produced from the same config and inputs), an interrupted one
+resumes from its last checkpoint, and ``--redo STAGE`` starts a stage and everything
+after it over.
+
+  <out>/pipeline.json   the resolved config and the stage layout
+  <out>/summary.json    base → zero-RL → cold start → RL numbers per split (+ summary.md)
+  <out>/00-base/        eval of the base model (stage "eval")
+  <out>/01-zero-rl/     <out>/02-distill/   <out>/03-cold-start/   <out>/04-rl/
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from specs_eval.io import atomic_write_json, atomic_write_text
+from training.config import PipelineConfig
+from training.launch import Launcher
+from training.manifest import StageError, StageManifest, now, read_manifest
+from training.stages.base import StageContext, file_ref, model_ref, run_stage
+from training.stages.distill import PAIRS_FILE
+from training.stages.train import MODEL_DIR
+
+PIPELINE_FILE = "pipeline.json"
+SUMMARY_FILE = "summary.json"
+SUMMARY_MD = "summary.md"
+# (key, folder, stage kind)
+LAYOUT: tuple[tuple[str, str, str], ...] = (
+    ("base", "00-base", "eval"),
+    ("zero-rl", "01-zero-rl", "zero-rl"),
+    ("distill", "02-distill", "distill"),
+    ("cold-start", "03-cold-start", "cold-start"),
+    ("rl", "04-rl", "rl"),
+)
+FOLDERS = {k: f for k, f, _ in LAYOUT}
+
+
+def _enabled(config: PipelineConfig, key: str) -> bool:
+    if key == "base":
+        return config.eval.enabled and "base" in config.eval.after
+    return bool(config.stage_config(key).enabled)  # type: ignore[attr-defined]
+
+
+def redo_from(out: Path, stage: str, log: Callable[[str], None]) -> None:
+    """Delete ``stage``'s folder and every later one."""
+    keys = [k for k, _, _ in LAYOUT]
+    if stage not in keys:
+        raise StageError(stage, f"unknown stage for --redo; known: {', '.join(keys)}")
+    for key in keys[keys.index(stage):]:
+        d = out / FOLDERS[key]
+        if d.exists():
+            log(f"--redo: removing {d.name}")
+            shutil.rmtree(d)
+
+
+def run_pipeline(config: PipelineConfig, out: Path, redo: Sequence[str] = (), until: str | None = None,
+                 log: Callable[[str], None] = print, launcher: Launcher | None = None, judge_fn: Any = None
+                 ) -> dict[str, StageManifest]:
+    """Run every enabled stage in order (skipping completed ones); returns the manifests by stage key."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stage in redo:
+        redo_from(out, stage, log)
+    atomic_write_json(out / PIPELINE_FILE, {"schema_version": 1, "updated": now(), "command": list(sys.argv),
+                                            "layout": {k: f for k, f, _ in LAYOUT},
+                                            "config": config.model_dump(mode="json")})
+    base = config.base_model
+    done: dict[str, StageManifest] = {}
+    ev_after = set(config.eval.after) if config.eval.enabled else set()
+
+    def stage(key: str, inputs: dict[str, str]) -> StageManifest:
+        kind = dict((k, s) for k, _, s in LAYOUT)[key]
+        d = out / FOLDERS[key]
+        refs = {}
+        for role, value in inputs.items():
+            refs[role] = file_ref("pairs", Path(value), out) if role == "pairs" else model_ref(value, out)
+        ctx = StageContext(stage=kind, dir=d, config=config, inputs=inputs, run_name=FOLDERS[key],
+                           evaluate=key in ev_after and kind != "eval", log=log, launcher=launcher,
+                           judge_fn=judge_fn if kind == "distill" else None, input_refs=refs)
+        log(f"── {FOLDERS[key]} ({kind})")
+        m = run_stage(ctx)
+        done[key] = m
+        write_summary(out)
+        return m
+
+    def model_of(key: str) -> str:
+        return str(out / FOLDERS[key] / MODEL_DIR)
+
+    order = [k for k, _, _ in LAYOUT]
+    stop = order.index(until) if until else len(order) - 1
+    if _enabled(config, "base") and stop >= 0:
+        stage("base", {"model": base})
+    if _enabled(config, "zero-rl") and stop >= 1:
+        stage("zero-rl", {"model": base})
+    if _enabled(config, "distill") and stop >= 2:
+        src = config.distill.chosen_from
+        if src == "zero-rl":
+            if not _enabled(config, "zero-rl"):
+                raise StageError("distill", "distill.chosen_from=zero-rl but zero_rl.enabled is false; enable it or "
+                                 "set distill.chosen_from to base or a teacher model")
+            chosen = model_of("zero-rl")
+        elif src == "base":
+            chosen = base
+        else:
+            chosen = src
+        stage("distill", {"base": base, "chosen_model": chosen})
+    if _enabled(config, "cold-start") and stop >= 3:
+        pairs = out / FOLDERS["distill"] / PAIRS_FILE
+        if not _enabled(config, "distill") and not pairs.exists():
+            raise StageError("cold-start", f"no pairs at {pairs}: enable the distill stage")
+        stage("cold-start", {"model": base, "pairs": str(pairs)})
+    if _enabled(config, "rl") and stop >= 4:
+        start = model_of("cold-start") if _enabled(config, "cold-start") else base
+        stage("rl", {"model": start})
+    return done
+
+
+def _row(m: StageManifest) -> dict[str, Any]:
+    row: dict[str, Any] = {"stage": m.stage, "status": m.status, "wall_s": m.wall_s, "step_wall_s": m.step_wall_s}
+    ev = m.metrics.get("eval")
+    if ev:
+        row["eval_run"] = ev["run"]
+        row["results"] = ev["results"]
+    if "distill" in m.metrics:
+        d = m.metrics["distill"]
+        row["pairs"] = d.get("pairs")
+        row["filter"] = {k: d.get(k) for k in ("prompts", "chosen_samples", "chosen_kept", "rejected_samples",
+                                                "rejected_kept", "prompts_with_pair")}
+    if "train_curve" in m.metrics:
+        row["train_curve"] = m.metrics["train_curve"]
+    return row
+
+
+def summary(out: Path) -> dict[str, Any]:
+    stages = {}
+    for key, folder, _ in LAYOUT:
+        m = read_manifest(out / folder)
+        if m is not None:
+            stages[key] = {"folder": folder, **_row(m)}
+    return {"schema_version": 1, "pipeline": str(out.name), "stages": stages}
+
+
+def write_summary(out: Path) -> dict[str, Any]:
+    s = summary(out)
+    atomic_write_json(out / SUMMARY_FILE, s)
+    atomic_write_text(out / SUMMARY_MD, summary_markdown(s))
+    return s
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def summary_markdown(s: dict[str, Any]) -> str:
+    """Per stage and split: accuracy / format compliance / strict accuracy (%), and wall times."""
+    lines = [f"# Pipeline {s['pipeline']}", ""]
+    splits: list[tuple[str, str]] = []
+    for st in s["stages"].values():
+        for bench, by_split in (st.get("results") or {}).items():
+            for split in by_split:
+                if (bench, split) not in splits:
+                    splits.append((bench, split))
+    if splits:
+        lines.append("accuracy / format compliance / strict accuracy, % (greedy)")
+        lines.append("")
+        lines.append("| stage | " + " | ".join(f"{b}/{sp}" for b, sp in splits) + " |")
+        lines.append("|---|" + "---|" * len(splits))
+        for key, st in s["stages"].items():
+            res = st.get("results")
+            if not res:
+                continue
+            cells = []
+            for b, sp in splits:
+                m = (res.get(b) or {}).get(sp)
+                cells.append("" if m is None else
+                             f"{_pct(m['accuracy'])} / {_pct(m['format_compliance'])} / {_pct(m['strict_accuracy'])}")
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("| stage | status | wall s | steps |")
+    lines.append("|---|---|---|---|")
+    for key, st in s["stages"].items():
+        steps = ", ".join(f"{k} {v:.0f}" for k, v in st.get("step_wall_s", {}).items())
+        lines.append(f"| {key} | {st['status']} | {st['wall_s']:.0f} | {steps} |")
+    for st in s["stages"].values():
+        if "pairs" in st:
+            lines += ["", f"distill: {st['pairs']} pairs; " + ", ".join(f"{k} {v}" for k, v in st["filter"].items())]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""The eval step: the harness itself (``specs_eval.engine.run_eval``) on a stage's model.
+
+Why the engine and not a quick in-trainer eval: the outputs must be ordinary
+``specs-eval`` run directories (manifest, generations, samples, results) so the report,
+GF and pass@k code read pipeline checkpoints exactly as they read any other run, and a
+killed eval resumes from its generation log like any other run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from specs_eval.records import GenerationSettings, RunResults, TaskSpec
+from training.config import PipelineConfig
+
+EVAL_DIR = "eval"
+
+
+def eval_tasks(config: PipelineConfig) -> list[TaskSpec]:
+    tasks = []
+    for t in config.eval.tasks:
+        for split in t.splits:
+            tasks.append(TaskSpec(benchmark=t.benchmark, split=split, prompt_variant=t.prompt_variant, limit=t.limit,
+                                  data=t.data))
+    return tasks
+
+
+def evaluate_model(model: str, stage_dir: Path, run_name: str, config: PipelineConfig,
+                   log: Callable[[str], None] = print, overwrite: bool = False) -> dict[str, Any]:
+    """Run the configured eval on ``model``; returns ``{"run": relative dir, "results": {bench: {split: …}}}``."""
+    from specs_eval.benchmarks import get_benchmark
+    from specs_eval.engine import RunConfig, run_eval
+
+    ev = config.eval
+    tasks = eval_tasks(config)
+    max_tokens = ev.max_new_tokens or max(get_benchmark(t.benchmark).default_max_new_tokens for t in tasks)
+    settings = GenerationSettings(max_new_tokens=max_tokens, temperature=ev.temperature, top_p=ev.top_p, n=ev.n,
+                                  seed=ev.seed, batch_size=ev.batch_size)
+    options: dict[str, Any] = {}
+    if ev.backend == "hf":
+        options = {"device": config.runtime.device, "dtype": "auto", "threads": config.runtime.threads}
+    rc = RunConfig(model=model, tasks=tasks, generation=settings, backend=ev.backend, backend_options=options,
+                   out=stage_dir / EVAL_DIR, run_name=run_name, overwrite=overwrite)
+    outcome = run_eval(rc, command=["specs-train", "eval", run_name], log=log)
+    return {"run": f"{EVAL_DIR}/{run_name}", "results": headline(outcome.results)}
+
+
+def headline(results: RunResults) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per benchmark and split: n, accuracy, format compliance, strict accuracy, truncation."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for bench, br in results.benchmarks.items():
+        out[bench] = {}
+        for split, m in br.splits.items():
+            out[bench][split] = {
+                "n": m.n_samples, "accuracy": round(m.accuracy, 4),
+                "format_compliance": None if m.format_compliance is None else round(m.format_compliance, 4),
+                "strict_accuracy": m.extra.get("strict_accuracy"),
+                "format_stickiness": m.extra.get("format_stickiness"),
+                "truncation_rate": round(m.truncation_rate, 4),
+                "mean_response_tokens": m.mean_response_tokens,
+            }
+    return out
