@@ -20,6 +20,7 @@ from specs_eval import __version__
 COMMANDS: dict[str, str] = {
     "run": "specs_eval.cli.run:run",
     "ls": "specs_eval.cli.ls:ls",
+    "merge": "specs_eval.cli.merge:merge",
     "toyworld": "specs_eval.cli.toyworld:toyworld",
 }
 
