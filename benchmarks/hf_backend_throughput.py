@@ -54,7 +54,7 @@ def main() -> None:
                 out = backend.model.generate(**enc, max_new_tokens=args.max_new_tokens, do_sample=False,
                                              pad_token_id=backend.pad_id, eos_token_id=backend.eos_ids)
             gen = out[:, enc["input_ids"].shape[1]:]
-            n += int((~torch.isin(gen, torch.tensor(backend.eos_ids + [backend.pad_id]))).sum())
+            n += int((~torch.isin(gen, torch.tensor([*backend.eos_ids, backend.pad_id]))).sum())
         return n
 
     run_backend(), run_raw()  # warm-up
