@@ -8,6 +8,7 @@ file, never a torn one. Every writer goes through a temporary file in the same f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -36,10 +37,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return p
 
