@@ -39,6 +39,7 @@ class OpenAIError(Exception):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after: float | None = None  # seconds the server asked us to wait
 
 
 @dataclass
@@ -116,7 +117,7 @@ class OpenAIClient:
             except OpenAIError as e:
                 if not e.retryable or attempt >= self.max_retries:
                     raise
-                delay = getattr(e, "retry_after", None)
+                delay = e.retry_after
                 if delay is None:
                     delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
                 attempt += 1
@@ -135,11 +136,8 @@ class OpenAIClient:
             err = OpenAIError(f"HTTP {e.code} from {self.base_url}: {detail}", status=e.code,
                               retryable=e.code in RETRY_STATUS)
             retry_after = e.headers.get("Retry-After") if e.headers else None
-            if retry_after is not None:
-                try:
-                    err.retry_after = min(self.max_backoff_s, max(0.0, float(retry_after)))  # type: ignore[attr-defined]
-                except ValueError:
-                    pass
+            if retry_after is not None and retry_after.strip().replace(".", "", 1).isdigit():
+                err.retry_after = min(self.max_backoff_s, float(retry_after))
             raise err from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
             raise OpenAIError(f"cannot reach {self.base_url}: {e}", status=None, retryable=True) from None
