@@ -19,6 +19,8 @@ from specs_eval import __version__
 COMMANDS: dict[str, str] = {
     "run": "specs_eval.cli.run:run",
     "ls": "specs_eval.cli.ls:ls",
+    "score": "specs_eval.cli.score:score",
+    "import": "specs_eval.cli.importer:import_",
 }
 
 
