@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "ls": "specs_eval.cli.ls:ls",
     "merge": "specs_eval.cli.merge:merge",
     "toyworld": "specs_eval.cli.toyworld:toyworld",
+    "score": "specs_eval.cli.score:score",
+    "import": "specs_eval.cli.importer:import_",
 }
 
 
