@@ -26,33 +26,36 @@ def _dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file + fsync + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        return path
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
-def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> None:
+def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
+    """Write one JSON document (a dict, list or pydantic model) atomically."""
     if isinstance(obj, BaseModel):
         text = obj.model_dump_json(indent=indent)
     else:
         text = json.dumps(obj, ensure_ascii=False, indent=indent, default=str)
-    atomic_write_text(path, text + "\n")
+    return atomic_write_text(path, text + "\n")
 
 
-def atomic_write_jsonl(path: str | Path, records: Iterable[Any]) -> None:
-    atomic_write_text(path, "".join(_dump(r) + "\n" for r in records))
+def atomic_write_jsonl(path: str | Path, records: Iterable[Any]) -> Path:
+    """Write one JSON object per line (dicts or pydantic models) atomically."""
+    return atomic_write_text(path, "".join(_dump(r) + "\n" for r in records))
 
 
 class JsonlAppender:

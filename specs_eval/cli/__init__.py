@@ -20,7 +20,10 @@ from specs_eval import __version__
 COMMANDS: dict[str, str] = {
     "run": "specs_eval.cli.run:run",
     "ls": "specs_eval.cli.ls:ls",
+    "merge": "specs_eval.cli.merge:merge",
     "toyworld": "specs_eval.cli.toyworld:toyworld",
+    "score": "specs_eval.cli.score:score",
+    "import": "specs_eval.cli.importer:import_",
 }
 
 

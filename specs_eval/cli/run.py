@@ -7,6 +7,7 @@ whole loop (generate → per-sample log → score → results → report) in abo
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -84,7 +85,15 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
     out_console = Console()
     if n > 1 and temperature <= 0:
         raise click.UsageError("-n > 1 needs sampling: pass --temperature > 0")
+    from specs_eval.merge import shard_from_env
+
     shard_t = _parse_shard(shard)
+    launched = shard_t is None and shard_from_env() is not None
+    if launched:  # started by accelerate launch / torchrun: one shard per process
+        shard_t = shard_from_env()
+        local = os.environ.get("LOCAL_RANK")
+        if device == "cuda" and local is not None:
+            device = f"cuda:{local}"
     tasks: list[TaskSpec] = []
     max_tokens = 0
     for b in benchmarks:
@@ -116,6 +125,21 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
                            backend_options=backend_options, out=out,
                            run_name=run_name if len(models) == 1 else None, overwrite=overwrite, shard=shard_t)
         outcome = _run_with_progress(config, console)
+        if shard_t is not None:
+            from specs_eval.merge import merge_shards, wait_for_shards
+
+            parent = outcome.run_dir.parent
+            if not launched:
+                console.print(f"shard {shard_t[0]}/{shard_t[1]} done; when all are, run: specs-eval merge {parent}")
+                continue
+            if shard_t[0] != 0:
+                continue
+            wait_for_shards(parent, shard_t[1], log=console.print)
+            merge_shards(parent, log=console.print)
+            from specs_eval.records import RunResults
+
+            outcome.results = RunResults.model_validate_json((parent / "results.json").read_text())
+            outcome.run_dir = parent
         run_dirs.append(outcome.run_dir)
         print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
         if not no_report:
@@ -127,7 +151,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
             f"[dim]{outcome.generated} generated, {outcome.resumed} resumed from the log, "
             f"wall {outcome.manifest.wall_s:.1f} s[/dim]"
         )
-    if len(run_dirs) > 1 and not no_report:
+    if len(run_dirs) > 1 and not no_report and shard_t is None:
         from specs_eval.reporting import write_run_report
 
         cmp = write_run_report(run_dirs, Path(out) / "comparison.html")
