@@ -67,6 +67,7 @@ _common = [
                  "multi_node) | a profile YAML."),
     click.option("--num-processes", type=click.IntRange(min=1), help="Training processes (global batch sizes stay)."),
     click.option("--launch-arg", "launch_args", multiple=True, help="Extra `accelerate launch` flag (repeatable)."),
+    click.option("--quick", is_flag=True, help="Tiny step counts and eval sizes (a smoke run, not a result)."),
 ]
 
 
@@ -83,8 +84,7 @@ def common_options(f):  # type: ignore[no-untyped-def]
               help="Start this stage (and all later ones) over.")
 @click.option("--until", type=click.Choice(["base", "zero-rl", "distill", "cold-start", "rl"]),
               help="Stop after this stage.")
-@click.option("--quick", is_flag=True, help="Tiny step counts and eval sizes (a smoke run of every stage).")
-def pipeline(preset, overrides, launch, num_processes, launch_args, out, redo, until, quick) -> None:
+def pipeline(preset, overrides, launch, num_processes, launch_args, quick, out, redo, until) -> None:
     """Run zero-RL → distill → cold start → RL with an eval after each; rerun to resume.
 
     \b
@@ -112,7 +112,7 @@ def pipeline(preset, overrides, launch, num_processes, launch_args, out, redo, u
               "base-model ablation; the pipeline uses its zero-RL model).")
 @click.option("--eval/--no-eval", "do_eval", default=None, help="Evaluate the trained model (default: per preset).")
 @click.option("--redo", is_flag=True, help="Delete the stage directory first.")
-def stage(name, preset, overrides, launch, num_processes, launch_args, from_model, out, pairs, chosen_from,
+def stage(name, preset, overrides, launch, num_processes, launch_args, quick, from_model, out, pairs, chosen_from,
           do_eval, redo) -> None:
     """Run one stage alone on a given model (resumable like the pipeline).
 
@@ -125,7 +125,7 @@ def stage(name, preset, overrides, launch, num_processes, launch_args, from_mode
     """
     from training.stages.base import StageContext, file_ref, model_ref, run_stage
 
-    config = build_config(preset, overrides, launch, num_processes, launch_args)
+    config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
     inputs: dict[str, str]
     if name == "distill":
         inputs = {"base": from_model, "chosen_model": chosen_from or from_model}
@@ -157,7 +157,7 @@ def stage(name, preset, overrides, launch, num_processes, launch_args, from_mode
 @click.command("config")
 @common_options
 @click.option("--list", "list_only", is_flag=True, help="List presets and accelerate profiles.")
-def show_config(preset, overrides, launch, num_processes, launch_args, list_only) -> None:
+def show_config(preset, overrides, launch, num_processes, launch_args, quick, list_only) -> None:
     """Print the resolved config (preset + overrides) with the derived per-device batches."""
     import yaml
 
@@ -168,7 +168,7 @@ def show_config(preset, overrides, launch, num_processes, launch_args, list_only
         click.echo("presets: " + ", ".join(list_presets()))
         click.echo("accelerate profiles: " + ", ".join(list_profiles()))
         return
-    config = build_config(preset, overrides, launch, num_processes, launch_args)
+    config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
     click.echo(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     n, micro = config.runtime.num_processes, config.runtime.per_device_micro_batch
     for key in ("zero_rl", "rl"):

@@ -265,7 +265,8 @@ def convert_raw(data: DataConfig, cache_dir: Path) -> Path:
         if not raw:
             raise DataError(f"data.path {data.path}: no rows")
         base_dir = Path(data.path) if Path(data.path).is_dir() else Path(data.path).parent
-        sources.append((raw, list(raw[0]), base_dir, Path(data.path).stem))
+        columns = list(dict.fromkeys(k for r in raw for k in r))
+        sources.append((raw, columns, base_dir, Path(data.path).stem))
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     per_source = None if data.limit is None else -(-data.limit // len(sources))

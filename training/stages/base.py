@@ -128,7 +128,9 @@ def _stage_error(stage: str, e: BaseException) -> StageError:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return StageError(stage, f"disk full while writing {e.filename or 'output'}; free space and run again "
                           "(the stage resumes from its last checkpoint)")
-    if isinstance(e, SpecsError):
+    from specs_eval.cli import user_errors
+
+    if isinstance(e, user_errors()):
         msg = str(e)
         return StageError(stage, msg[len(f"stage {stage}: "):] if msg.startswith(f"stage {stage}: ") else msg)
     return StageError(stage, f"{type(e).__name__}: {e}")

@@ -74,6 +74,13 @@ def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict
     }
     if args["gradient_checkpointing"]:
         args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    from transformers import TrainingArguments
+
+    if "activation_checkpointing" in TrainingArguments.__dataclass_fields__:  # transformers >= 5.2x renamed it
+        for old, new in (("gradient_checkpointing", "activation_checkpointing"),
+                         ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")):
+            if old in args:
+                args[new] = args.pop(old)
     if stage_cfg.max_steps and stage_cfg.max_steps > 0:
         args["max_steps"] = stage_cfg.max_steps
     else:

@@ -1,0 +1,92 @@
+"""The pipeline as a user runs it: real subprocesses, a real SIGKILL, a real 2-process accelerate launch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from training.manifest import read_manifest
+
+from .conftest import REPO
+from .test_train_stages import make_pairs
+
+
+def specs_train(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen([sys.executable, "-m", "training", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def steps(stage_dir: Path) -> list[int]:
+    return [json.loads(x)["step"] for x in (stage_dir / "metrics.jsonl").read_text().splitlines()
+            if x.strip() and "reward" in json.loads(x)]
+
+
+def test_kill_mid_stage_then_rerun_skips_done_stages_and_resumes(micro_model, tmp_path):
+    out = tmp_path / "pipe"
+    args = ["pipeline", "--preset", "tiny", "--quick", "--out", str(out), "--until", "zero-rl",
+            "--set", f"base_model={micro_model}", "--set", "runtime.threads=2", "--set", "data.limit=8",
+            "--set", "zero_rl.max_steps=8", "--set", "zero_rl.save_steps=2", "--set", "zero_rl.max_completion_length=12"]
+    proc = specs_train(*args)
+    ckpt = out / "01-zero-rl" / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    deadline = time.time() + 300
+    while not ckpt.exists():
+        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        assert time.time() < deadline, "no checkpoint within 5 minutes"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    base_before = read_manifest(out / "00-base")
+    killed = read_manifest(out / "01-zero-rl")
+    assert base_before.status == "complete"
+    assert killed.status == "running" and "train" not in killed.steps_done  # SIGKILL leaves it as it was
+    assert not (out / "01-zero-rl" / "model").exists()
+
+    log = finish(specs_train(*args))
+    assert "00-base (eval)" in log and "complete in 00-base, skipped" in log
+    assert "zero-rl: resuming in 01-zero-rl (attempt 2" in log
+    base_after = read_manifest(out / "00-base")
+    assert base_after.finished == base_before.finished and base_after.attempts == 1
+    z = read_manifest(out / "01-zero-rl")
+    assert z.status == "complete" and z.attempts == 2 and z.steps_done == ["train", "eval"]
+    resumed = int(z.resumed_from[0].split("-")[1])
+    assert resumed >= 2 and z.metrics["train"]["global_step"] == 8
+    assert steps(out / "01-zero-rl") == list(range(1, 9))  # no step lost, none logged twice
+    assert (out / "01-zero-rl" / "eval" / "01-zero-rl" / "results.json").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["stages"]) == {"base", "zero-rl"}
+    assert "results" in summary["stages"]["base"] and "results" in summary["stages"]["zero-rl"]
+
+    # a third run has nothing to do
+    log = finish(specs_train(*args))
+    assert "complete in 01-zero-rl, skipped" in log
+
+
+def test_cold_start_under_accelerate_launch_with_two_processes(micro_model, tmp_path):
+    pairs = make_pairs(tmp_path / "pairs.jsonl", 8)
+    out = tmp_path / "cold"
+    log = finish(specs_train("stage", "cold-start", "--preset", "tiny", "--quick", "--from", str(micro_model),
+                             "--pairs", str(pairs), "--out", str(out), "--launch", "cpu", "--num-processes", "2",
+                             "--no-eval", "--set", "runtime.threads=2", "--set", "data.limit=8",
+                             "--set", "distill.data.limit=8", "--set", "cold_start.global_batch_size=4",
+                             "--set", "cold_start.max_steps=2"))
+    assert "accelerate launch --config_file cpu.yaml --num_processes 2" in log
+    m = read_manifest(out)
+    assert m.status == "complete"
+    b = m.metrics["batch"]
+    assert b["processes"] == 2 and b["per_device"] * 2 * b["gradient_accumulation_steps"] == 4
+    assert m.trainer_config["per_device_train_batch_size"] == b["per_device"]
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines if "loss" in r] == [1, 2]  # rank 0 alone writes the log
+    assert (out / "model" / "model.safetensors").exists()
