@@ -13,6 +13,7 @@ from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, P
 
 _REGISTRY: dict[str, str] = {
     "toyworld": "specs_eval.benchmarks.toy:ToyWorld",
+    "megabench": "specs_eval.benchmarks.megabench:MegaBench",
 }
 
 
