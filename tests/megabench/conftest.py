@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import mb_fixture  # noqa: E402
+import mb_fixture
 
 
 @pytest.fixture(autouse=True)

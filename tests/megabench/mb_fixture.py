@@ -128,7 +128,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "fx_geo": {
         "mi": _mi({"location": "geo_proximity_location_dict"}, "json"),
         "queries": [({"location": {"country": "France", "province_or_state": "Ile-de-France",
-                                   "municipality": "Paris"}}, {}, "Where is this?", [])],
+                                   "municipality": "Paris"}, "##source": "street view"}, {}, "Where is this?", [])],
     },
     "fx_bleu": {"mi": _mi({"answer": "bleu"}, "answer_string"),
                 "queries": [({"answer": "the cat sat on the mat"}, {}, "Translate.", [])]},
