@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import mb_fixture
@@ -39,10 +40,8 @@ def test_parsers_are_total(text, parser):
 @given(text=responses)
 def test_conversions_never_hang(text):
     for fn in (str_to_list, cast_to_set, cast_to_dict):
-        try:
+        with contextlib.suppress(Exception):  # upstream lets these raise; the metric runner scores 0
             fn(text)
-        except Exception:
-            pass  # upstream lets these raise; the metric runner scores 0
 
 
 @pytest.mark.parametrize("task", FAST_TASKS)
