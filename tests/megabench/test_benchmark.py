@@ -213,3 +213,52 @@ def test_broken_rows_never_raise():
                    {"task_name": "t", "metric_info": "{}", "answer": "'just a string'"}):
         res = bench.score_one(broken, "Answer: 1")
         assert res.parse_status == "error" and res.details["not_scored"]
+
+
+def test_missing_optional_dependency_is_unavailable_not_zero(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "unidecode", None)  # makes "import unidecode" raise ImportError
+    res = MegaBench().score_one(mb_fixture.row_of("fx_near_str"), "Answer: cafe de flore")
+    assert res.details["not_scored"]
+    assert "unavailable: pip install specs-eval[megabench]" in res.details["unavailable"]["answer"]
+
+
+def test_hub_loading_uses_pinned_revision_and_checks_counts(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(hf_id, config, split, revision):
+        calls.append((hf_id, config, split, revision))
+        return [dict(r) for r in mb_fixture.rows() if r["task_name"] != "fx_open_judge"]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    with pytest.raises(BenchmarkError, match="expected 6531"):
+        MegaBench(revision="abc123").load("core")
+    assert calls == [("TIGER-Lab/MEGA-Bench", "core", "test", "abc123")]
+
+
+def test_judge_with_images_and_ascii_art(fixture_dataset):
+    from specs_eval.scoring.megabench.judge import _find_monospace_font
+
+    judge = FakeJudge()
+    bench = MegaBench(judge=judge)
+    bench.load("core", data=fixture_dataset)  # sets the media root
+    row = dict(mb_fixture.row_of("fx_open_judge", 0))
+    row["query_media"] = str(["./data/fx_exact_letter/q0.png"])
+    row["metric_info"] = row["metric_info"].replace("'no image'", "'with image'")
+    res = bench.score_one(row, "An answer")
+    assert res.score == pytest.approx(0.7)
+    content = judge.calls[-1][0]["content"]
+    assert content[0]["type"] == "image_url" and content[0]["image_url"]["url"].startswith("data:image/jpeg")
+    ascii_row = dict(mb_fixture.row_of("fx_open_judge", 0))
+    ascii_row["answer"] = str({"answer": " /\\\n/__\\"})
+    ascii_row["metric_info"] = str({"field_score_function": {"answer": "ascii_art_gpt4o_judge"},
+                                    "aggregation": {"function": "mean", "field_weights": {"answer": 1}},
+                                    "response_parse_function": "ascii_answer_string"})
+    yes = MegaBench(judge=FakeJudge(reply="yes")).score_one(ascii_row, "Answer:\n /\\\n/__\\")
+    if _find_monospace_font() is None:
+        assert yes.details["not_scored"]
+    else:
+        assert yes.score == 1.0 and yes.details["eval_type"] == "llm"
