@@ -72,6 +72,15 @@ class MegaBench(Benchmark):
         """Judge for the open set (the official one is gpt-4o-2024-08-06 at temperature 0)."""
         self.open_judge = OpenSetJudge(judge)
 
+    @property  # type: ignore[override]
+    def judge(self) -> Judge | None:
+        """The open-set judge; assigning it (as the CLI does for every benchmark) calls ``set_judge``."""
+        return self.open_judge.judge
+
+    @judge.setter
+    def judge(self, judge: Judge | None) -> None:
+        self.set_judge(judge)
+
     # -- loading -------------------------------------------------------------------------
     def _keep(self, row: dict[str, Any], split: str) -> bool:
         try:
@@ -267,6 +276,11 @@ class MegaBench(Benchmark):
     def write_official_outputs(self, samples: Sequence[Any], out_dir: str | Path) -> dict[str, str]:
         """Write ``all_query_responses.json``, ``data_with_scores_{core,open}.json`` and ``analysis/``."""
         return write_official_files(self._task_records(samples), out_dir)
+
+    def write_extra_outputs(self, split: str, samples: Sequence[Any], out_dir: Path) -> list[Path]:
+        files = super().write_extra_outputs(split, samples, out_dir)
+        written = self.write_official_outputs(samples, out_dir)
+        return files + [Path(p) for p in written.values()]
 
 
 def _to_result(q: QueryScore, text: str) -> ScoreResult:
