@@ -56,6 +56,7 @@ class RunConfig:
     run_name: str | None = None
     overwrite: bool = False
     shard: tuple[int, int] | None = None  # (index, count): this process handles rows with index % count == index
+    judge: Any = None  # a specs_eval.judge.Judge for judge profiles / MEGA-Bench's open set (not hashed)
 
     def resolved_name(self) -> str:
         if self.run_name:
@@ -85,7 +86,7 @@ class RunOutcome:
     resumed: int
 
 
-def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0) -> list[LoadedTask]:
+def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0, judge: Any = None) -> list[LoadedTask]:
     """Resolve benchmarks and load their rows; validation errors name the task."""
     loaded = []
     for t in tasks:
@@ -93,6 +94,10 @@ def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0) -> list[LoadedTask]:
         bench.check_split(t.split)
         bench.check_variant(t.prompt_variant)
         profiles = [bench.check_profile(p) for p in (t.profile.split(",") if t.profile else [None])]
+        needs = [p for p in profiles if p in bench.judge_profiles]
+        if needs and judge is None:
+            raise SpecsError(f"profile {needs[0]!r} of {t.benchmark} needs a judge: pass --judge-url and --judge-model")
+        bench.judge = judge
         split = bench.load(t.split, data=t.data, limit=t.limit, seed=seed)
         if not split.rows:
             raise BenchmarkError(f"{t.benchmark}/{t.split}: no rows to evaluate")
@@ -177,7 +182,7 @@ def run_eval(
     """Run (or resume) an evaluation and write the run directory. Returns its results."""
     t0 = time.perf_counter()
     seed = config.generation.seed
-    tasks = load_tasks(config.tasks, seed=seed)
+    tasks = load_tasks(config.tasks, seed=seed, judge=config.judge)
     chash = config_hash(config, tasks)
     run_dir = RunDir(Path(config.out) / config.resolved_name())
     if config.shard is not None:
@@ -326,6 +331,7 @@ def score_run_dir(path: Path, tasks: Sequence[LoadedTask], log: Callable[[str], 
             warnings.append(f"{t.spec.benchmark}/{t.spec.split}: {len(unknown)} logged ids are not in the data")
         task_gens.sort(key=lambda g: (order[g.id], g.sample_idx))
         samples = score_generations(t.benchmark, rows_by_id, task_gens, t.spec.prompt_variant, t.profiles)
+        t.benchmark.write_extra_outputs(t.spec.split, samples, path / "official" / t.spec.benchmark / t.spec.split)
         all_samples.extend(samples)
         per_bench[t.spec.benchmark].extend(samples)
         benches[t.spec.benchmark] = t.benchmark

@@ -60,3 +60,18 @@ class OpenAIJudge:
             atomic_write_json(path, {"judge_id": self.judge_id, "raw": result.text, "usage": result.usage,
                                      "max_tokens": max_tokens})
         return JudgeVerdict(judge_id=self.judge_id, request_hash=key, raw=result.text, usage=result.usage)
+
+
+def judge_from_options(url: str | None, model: str | None, key_env: str = "OPENAI_API_KEY",
+                       cache: str | None = None, timeout: float = 60.0) -> OpenAIJudge | None:
+    """The judge the CLI's ``--judge-*`` options describe (``None`` when no URL is given)."""
+    import os
+
+    from specs_eval.errors import SpecsError
+
+    if url is None:
+        return None
+    if not model:
+        raise SpecsError("--judge-url needs --judge-model (the judge is recorded per sample)")
+    cache_dir = cache or os.environ.get("SPECS_EVAL_JUDGE_CACHE") or str(Path.home() / ".cache/specs-eval/judge")
+    return OpenAIJudge(OpenAIClient(url, api_key_env=key_env, timeout_s=timeout), model, cache_dir)

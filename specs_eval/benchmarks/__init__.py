@@ -17,6 +17,7 @@ _REGISTRY: dict[str, str] = {
     "mathvista": "specs_eval.benchmarks.mathvista:MathVista",
     "mathvision": "specs_eval.benchmarks.mathvision:MathVision",
     "mathverse": "specs_eval.benchmarks.mathverse:MathVerse",
+    "megabench": "specs_eval.benchmarks.megabench:MegaBench",
 }
 
 

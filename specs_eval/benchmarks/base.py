@@ -170,6 +170,22 @@ class Benchmark(ABC):
         """The official submission file for a split with withheld answers (``None``: none defined)."""
         return None
 
+    def write_extra_outputs(self, split: str, samples: Sequence[Any], out_dir: Path) -> list[Path]:
+        """Official side files for a scored split (e.g. ``submission.json`` when answers are withheld).
+
+        ``specs-eval score`` writes them into its output folder and ``specs-eval run`` into
+        ``<run>/official/<benchmark>/<split>/``; benchmarks add their own (MEGA-Bench's
+        evaluator files) by overriding and calling ``super()``.
+        """
+        from specs_eval.io import atomic_write_json
+
+        files: list[Path] = []
+        if split in self.answers_withheld:
+            sub = self.submission(split, samples)
+            if sub is not None:
+                files.append(atomic_write_json(Path(out_dir) / "submission.json", sub))
+        return files
+
     def check_profile(self, profile: str | None) -> str:
         profile = profile or self.default_profile
         if profile not in self.profiles:

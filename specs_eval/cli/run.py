@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from specs_eval.cli._options import judge_options, make_judge
 from specs_eval.records import GenerationSettings, TaskSpec
 
 DEFAULT_MODEL = "tiny-base"
@@ -63,9 +64,10 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@judge_options
 def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, device, dtype, revision,
         batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, token_stats, out, run_name, overwrite,
-        shard, threads, no_report, quiet) -> None:
+        shard, threads, no_report, quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
 
     \b
@@ -119,11 +121,13 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
             resolve_model(model)  # fail before any work on a model that cannot exist
     if backend == "hf":
         backend_options = {"device": device, "dtype": dtype, "revision": revision, "threads": threads}
+    judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
     run_dirs = []
     for model in models:
         config = RunConfig(model=model, tasks=tasks, generation=settings, backend=backend,
                            backend_options=backend_options, out=out,
-                           run_name=run_name if len(models) == 1 else None, overwrite=overwrite, shard=shard_t)
+                           run_name=run_name if len(models) == 1 else None, overwrite=overwrite, shard=shard_t,
+                           judge=judge)
         outcome = _run_with_progress(config, console)
         if shard_t is not None:
             from specs_eval.merge import merge_shards, wait_for_shards

@@ -11,24 +11,11 @@ under ``warnings``; ``--strict`` turns any of them into a failure (exit 2).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from specs_eval.errors import SpecsError
-
-
-def _judge(url: str | None, model: str | None, key_env: str, cache: str | None, timeout: float):
-    if url is None:
-        return None
-    from specs_eval.openai_client import OpenAIClient
-    from specs_eval.openai_judge import OpenAIJudge
-
-    if not model:
-        raise SpecsError("--judge-url needs --judge-model (the judge is recorded per sample)")
-    cache_dir = cache or os.environ.get("SPECS_EVAL_JUDGE_CACHE") or str(Path.home() / ".cache/specs-eval/judge")
-    return OpenAIJudge(OpenAIClient(url, api_key_env=key_env, timeout_s=timeout), model, cache_dir)
+from specs_eval.cli._options import judge_options, make_judge
 
 
 @click.command()
@@ -43,11 +30,7 @@ def _judge(url: str | None, model: str | None, key_env: str, cache: str | None, 
               help="prompt variant the responses answered (`specs` scores the SPECS answer view)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
 @click.option("--strict", is_flag=True, help="fail on any skipped line, unknown id or missing prediction")
-@click.option("--judge-url", default=None, help="OpenAI-compatible base URL for judge profiles")
-@click.option("--judge-model", default=None, help="judge model name, e.g. gpt-4o-2024-08-06")
-@click.option("--judge-key-env", default="OPENAI_API_KEY", show_default=True, help="env var holding the API key")
-@click.option("--judge-cache", default=None, help="judge cache folder (default ~/.cache/specs-eval/judge)")
-@click.option("--judge-timeout", default=60.0, show_default=True, help="seconds per judge request")
+@judge_options
 def score(benchmark_name: str, data: str | None, split: str | None, predictions: str, profile: str | None,
           variant: str, out_dir: str, strict: bool, judge_url: str | None, judge_model: str | None,
           judge_key_env: str, judge_cache: str | None, judge_timeout: float) -> None:
@@ -63,7 +46,7 @@ def score(benchmark_name: str, data: str | None, split: str | None, predictions:
     summary = score_file(
         benchmark_name=benchmark_name, data=data, split=split, predictions=predictions, profile=profile,
         variant=variant, out_dir=Path(out_dir), strict=strict,
-        judge=_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout),
+        judge=make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout),
     )
     for w in summary.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)

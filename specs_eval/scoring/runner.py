@@ -81,10 +81,7 @@ def score_file(*, benchmark_name: str, predictions: str | Path, out_dir: Path, d
                         + "; ".join(reasons[:3]))
     run = RunResults(run_name=out_dir.name, benchmarks={bench.name: results}, warnings=warnings)
     files = [atomic_write_jsonl(out_dir / "samples.jsonl", samples), atomic_write_json(out_dir / "results.json", run)]
-    if split in bench.answers_withheld:
-        sub = bench.submission(split, samples)
-        if sub is not None:
-            files.append(atomic_write_json(out_dir / "submission.json", sub))
+    files += bench.write_extra_outputs(split, samples, out_dir)
     atomic_write_json(out_dir / "datasets.json", [info])
     return ScoreSummary(benchmark=bench.name, split=split, profile=profile, metrics=results.splits[split],
                         warnings=warnings, files=files)
