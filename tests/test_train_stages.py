@@ -118,6 +118,12 @@ def test_eval_stage_writes_a_run_directory(micro_model, tmp_path):
     assert (run_dir / "results.json").exists() and (run_dir / "manifest.json").exists()
     res = m.metrics["eval"]["results"]["toyworld"]
     assert set(res) == {"id", "ood_format"} and all(r["n"] == 4 for r in res.values())
+    # the same model with other eval settings: evaluated again, not refused
+    more = config_for(micro_model, "eval.tasks=[{benchmark: toyworld, splits: [id], limit: 3}]")
+    m2 = run("eval", out, more, {"model": str(micro_model)})
+    assert m2.attempts == 2 and set(m2.metrics["eval"]["results"]["toyworld"]) == {"id"}
+    assert m2.metrics["eval"]["results"]["toyworld"]["id"]["n"] == 3
+    assert run("eval", out, more, {"model": str(micro_model)}).attempts == 2  # unchanged: skipped
 
 
 def test_zero_pairs_and_bad_pairs_name_the_stage(micro_model, tmp_path):

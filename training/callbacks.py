@@ -70,14 +70,34 @@ def truncate_metrics(path: Path, last_step: int) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
 
-def make_metrics_callback(path: Path, stage: str) -> Any:
-    """A ``TrainerCallback`` appending every ``on_log`` to ``path`` (main process only)."""
+# the series a progress line shows, with short labels
+PROGRESS_KEYS = (("loss", "loss"), ("reward", "reward"), ("rewards/format_reward/mean", "format"),
+                 ("rewards/accuracy_reward/mean", "acc"), ("frac_reward_zero_std", "zero-std"),
+                 ("completions/mean_length", "len"), ("rewards/margins", "margin"), ("rewards/chosen", "r+"),
+                 ("rewards/rejected", "r-"), ("mean_token_accuracy", "tok-acc"))
+
+
+def progress_line(stage: str, step: int, max_steps: int, logs: dict[str, Any]) -> str:
+    parts = [f"{label} {logs[k]:.3g}" for k, label in PROGRESS_KEYS if isinstance(logs.get(k), int | float)]
+    return f"{stage} step {step}/{max_steps}: " + ", ".join(parts)
+
+
+def make_metrics_callback(path: Path, stage: str, echo: Any = None) -> Any:
+    """A ``TrainerCallback`` appending every ``on_log`` to ``path`` (main process only).
+
+    ``echo`` (a ``str -> None``) also gets a one-line summary about ten times per stage,
+    in place of the Trainer's dictionary dumps.
+    """
     from transformers import TrainerCallback
 
     class MetricsJsonl(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if not state.is_world_process_zero or not logs:
                 return
+            every = max(1, (state.max_steps or 10) // 10)
+            if echo is not None and any(k in logs for k, _ in PROGRESS_KEYS) and (
+                    state.global_step % every == 0 or state.global_step == state.max_steps):
+                echo(progress_line(stage, state.global_step, state.max_steps, logs))
             record = {"schema_version": METRICS_SCHEMA_VERSION, "stage": stage, "step": int(state.global_step),
                       "epoch": _jsonable(state.epoch)}
             record.update({k: _jsonable(v) for k, v in logs.items() if isinstance(v, int | float | bool)

@@ -26,6 +26,12 @@ def _log(msg: str) -> None:
     click.secho(msg, err=True, dim=not msg.startswith("──"))
 
 
+def _quiet() -> None:
+    from training.stages.train import quiet_libraries
+
+    quiet_libraries()
+
+
 def build_config(preset: str, overrides: tuple[str, ...], launch: str | None, num_processes: int | None,
                  launch_args: tuple[str, ...], quick: bool = False) -> PipelineConfig:
     import yaml
@@ -96,6 +102,7 @@ def pipeline(preset, overrides, launch, num_processes, launch_args, quick, out, 
     from training.pipeline import SUMMARY_MD, run_pipeline
 
     config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
+    _quiet()
     _log(f"pipeline {config.name} → {out}")
     run_pipeline(config, out, redo=redo, until=until, log=_log)
     click.echo((out / SUMMARY_MD).read_text(encoding="utf-8"))
@@ -126,6 +133,7 @@ def stage(name, preset, overrides, launch, num_processes, launch_args, quick, fr
     from training.stages.base import StageContext, file_ref, model_ref, run_stage
 
     config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
+    _quiet()
     inputs: dict[str, str]
     if name == "distill":
         inputs = {"base": from_model, "chosen_model": chosen_from or from_model}

@@ -230,10 +230,14 @@ class PipelineConfig(_Cfg):
         return own if own is not None else self.data
 
     def stage_hash(self, stage: str) -> str:
-        """What decides a stage's outputs besides its inputs: its config, its data, seed and precision."""
+        """What decides a stage's outputs besides its inputs: its config, its data, seed and precision.
+
+        Eval settings are not part of it (not even for the ``eval`` stage): a changed eval
+        re-evaluates the same model instead of invalidating the stage.
+        """
         payload = {
             "stage": stage,
-            "config": self.stage_config(stage).model_dump(mode="json"),
+            "config": self.stage_config(stage).model_dump(mode="json") if stage != "eval" else None,
             "data": self.stage_data(stage).model_dump(mode="json") if stage != "eval" else None,
             "seed": self.runtime.seed,
             "bf16": self.runtime.bf16,

@@ -30,8 +30,9 @@ def write_request(stage_dir: Path, stage: str, config: PipelineConfig, inputs: d
 
 def run_request(stage_dir: Path) -> dict[str, Any]:
     """Train the stage described by ``request.json`` and return (and, on rank 0, write) its result."""
-    from training.stages.train import train_cold_start, train_grpo, world
+    from training.stages.train import quiet_libraries, train_cold_start, train_grpo, world
 
+    quiet_libraries()
     req = json.loads((stage_dir / REQUEST_FILE).read_text(encoding="utf-8"))
     config = PipelineConfig.model_validate(req["config"])
     stage = req["stage"]
@@ -55,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m training.worker STAGE_DIR", file=sys.stderr)
         return 2
     stage_dir = Path(args[0])
-    (stage_dir / ERROR_FILE).unlink(missing_ok=True) if world()[0] == 0 else None
     try:
         run_request(stage_dir)
         return 0

@@ -147,11 +147,12 @@ def prepare(ctx: StageContext) -> StageManifest | None:
         what = "completed" if existing.status == "complete" else "unfinished"
         raise StageError(stage, f"{ctx.dir} holds a {what} run with a different config or inputs; pass --redo "
                          f"{stage} to start it over (later stages are redone too) or use another --out")
-    if existing is not None and ctx.evaluate and "eval" in existing.steps_done and \
+    wants_eval = ctx.evaluate or stage == "eval"
+    if existing is not None and wants_eval and "eval" in existing.steps_done and \
             existing.metrics.get("eval_config_hash") != eval_hash(ctx.config):
         existing.steps_done.remove("eval")  # the eval settings changed: evaluate again
     if existing is not None and existing.status == "complete":
-        if ctx.evaluate and "eval" not in existing.steps_done:
+        if wants_eval and "eval" not in existing.steps_done:
             existing.status = "running"
             existing.attempts += 1
             return existing
@@ -243,6 +244,7 @@ def launch_training(ctx: StageContext) -> dict[str, Any]:
     inputs = {k: (str(Path(v).resolve()) if Path(v).exists() else v) for k, v in ctx.inputs.items()}
     write_request(ctx.dir, ctx.stage, ctx.config, inputs)
     (ctx.dir / RESULT_FILE).unlink(missing_ok=True)
+    (ctx.dir / ERROR_FILE).unlink(missing_ok=True)
     if rt.launch == "none":
         if rt.num_processes != 1:
             raise StageError(ctx.stage, "runtime.num_processes > 1 needs an accelerate profile (runtime.launch)")

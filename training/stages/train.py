@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,36 @@ def _make(cls: type, args: dict[str, Any], stage: str) -> Any:
         raise StageError(stage, f"invalid trainer settings: {e}") from None
 
 
+def quiet_libraries() -> None:
+    """Library chatter off (progress bars, deprecation notices): our own lines say what happens."""
+    import warnings
+
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(trl|transformers|accelerate|torch)\b.*")
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    disable_progress_bars()
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
+
+
+def _echo(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def _train(trainer: Any, stage: str, stage_dir: Path) -> dict[str, Any]:
     """Train (resuming from the last complete checkpoint) and save ``model/`` atomically."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)  # our progress lines replace its dictionary dumps
+    trainer.remove_callback(ProgressCallback)
     rank, _ = world()
     ckpt = last_checkpoint(stage_dir / CHECKPOINTS)
     resumed = None
@@ -218,7 +247,7 @@ def train_grpo(stage: str, stage_dir: Path, config: PipelineConfig, inputs: dict
     trainer_cls = grpo_trainer_class()
     trainer = trainer_cls(model=model, processing_class=processor, reward_funcs=[format_reward, accuracy_reward],
                           args=args, train_dataset=dataset,
-                          callbacks=[make_metrics_callback(stage_dir / METRICS_FILE, stage)])
+                          callbacks=[make_metrics_callback(stage_dir / METRICS_FILE, stage, _echo)])
     result = _train(trainer, stage, stage_dir)
     result.update(trainer_config=_trainer_config(args), preflight=pf, data=info.model_dump(),
                   batch={"per_device": args.per_device_train_batch_size,
@@ -265,7 +294,7 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     model, processor = _load(inputs["model"], config)
     preflight.check_chat_template(processor, stage, inputs["model"])
     preflight.check_token_ids(processor, model.config, stage, inputs["model"])
-    callbacks = [make_metrics_callback(stage_dir / METRICS_FILE, stage)]
+    callbacks = [make_metrics_callback(stage_dir / METRICS_FILE, stage, _echo)]
     common = common_args(config, cfg, stage_dir)
     if cfg.method == "sft":
         from trl import SFTConfig, SFTTrainer
