@@ -19,6 +19,7 @@ from specs_eval import __version__
 COMMANDS: dict[str, str] = {
     "run": "specs_eval.cli.run:run",
     "ls": "specs_eval.cli.ls:ls",
+    "report": "specs_eval.cli.report:report",
 }
 
 
