@@ -108,16 +108,31 @@ def _gen(run: Run) -> dict[str, object]:
             "n": g.n}
 
 
-def run_pair_flags(a: Run, b: Run, split_keys: list[tuple[str, str]]) -> list[Flag]:
-    """Manifest-level comparability of two runs: dataset hashes, profiles, prompt variants, settings."""
+def _doc_hashed(run: Run, bench: str, split: str) -> bool:
+    got = [s.doc_hash for s in run.samples if s.benchmark == bench and s.split == split]
+    return bool(got) and all(got)
+
+
+def run_pair_flags(a: Run, b: Run, split_keys: list[tuple[str, str]], common_items: bool = False) -> list[Flag]:
+    """Manifest-level comparability of two runs: dataset hashes, profiles, prompt variants, settings.
+
+    Different dataset content hashes refuse the split, except with ``common_items`` when
+    both runs carry per-item content hashes: then ``pair_split`` checks every common item
+    and the dataset difference (e.g. a ``--limit``) is only flagged.
+    """
     flags: list[Flag] = []
     pair = f"{a.name} vs {b.name}"
     for bench, split in split_keys:
         scope = f"{bench}/{split}"
         da, db = a.dataset(bench, split), b.dataset(bench, split)
         if da is not None and db is not None and da.content_hash != db.content_hash:
-            flags.append(Flag("refuse", "different_dataset", f"{pair}: {scope} used different data (dataset content "
-                              f"hash {da.content_hash[:12]} vs {db.content_hash[:12]}); not compared", scope))
+            msg = (f"{pair}: {scope} used different data (dataset content hash {da.content_hash[:12]} vs "
+                   f"{db.content_hash[:12]}, {da.rows} vs {db.rows} rows)")
+            if common_items and _doc_hashed(a, bench, split) and _doc_hashed(b, bench, split):
+                flags.append(Flag("warn", "different_dataset", msg + "; compared on common items with equal content "
+                                  "hashes", scope))
+            else:
+                flags.append(Flag("refuse", "different_dataset", msg + "; not compared", scope))
         ta, tb = a.task(bench, split), b.task(bench, split)
         if ta is not None and tb is not None and ta.prompt_variant != tb.prompt_variant:
             flags.append(Flag("warn", "different_prompt_variant", f"{pair}: {scope} used prompt variants "

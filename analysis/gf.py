@@ -311,4 +311,4 @@ def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | Non
         raise AnalysisError(f"no ID/OOD split roles for {benchmark!r}: pass id_splits=… and ood_splits=…")
     df = samples_frame([a, b])
     keys = [(benchmark, s) for s in config.id_splits + config.ood_splits]
-    return compute_gf(df, a, b, config, run_pair_flags(a, b, keys))
+    return compute_gf(df, a, b, config, run_pair_flags(a, b, keys, common_items))

@@ -468,7 +468,7 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         for r in runs:
             if r is not baseline:
                 keys = sorted(set(baseline.split_keys()) | set(r.split_keys()))
-                pair_flags[r.name] = run_pair_flags(baseline, r, keys)
+                pair_flags[r.name] = run_pair_flags(baseline, r, keys, opt.common_items)
                 flags.extend(pair_flags[r.name])
     thumbs = ThumbnailSource(opt.data_paths, opt.thumbnails)
     benchmarks, headline, gfs, metrics, explorations, drill = [], [], [], [], [], []

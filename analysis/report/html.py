@@ -87,7 +87,7 @@ def num(v: float | None, nd: int = 1, sign: bool = False) -> str:
 def ci(lo: float | None, hi: float | None, nd: int = 1) -> str:
     if lo is None or hi is None:
         return ""
-    return f'<span class="ci">[{lo:.{nd}f}, {hi:.{nd}f}]</span>'
+    return f' <span class="ci">[{lo:.{nd}f}, {hi:.{nd}f}]</span>'
 
 
 def pval(p: float | None, test: str | None, floor: float | None = None) -> str:
@@ -98,7 +98,7 @@ def pval(p: float | None, test: str | None, floor: float | None = None) -> str:
     else:
         s = "p<0.001" if p < 0.001 else f"p={p:.3f}"
     t = {"mcnemar_exact": "McNemar", "paired_bootstrap": "paired bootstrap"}.get(test or "", test or "")
-    return f'<span class="p">{s} ({e(t)})</span>'
+    return f' <span class="p">{s} ({e(t)})</span>'
 
 
 def warnmark(codes: list[str], data: dict[str, Any], scope: str) -> str:
@@ -172,7 +172,7 @@ def _headline(data: dict[str, Any]) -> str:
                 note = "" if c is None else c.get("note") or ""
                 tds.append(f'<td class="num" title="{e(note)}">—<span class="ci">{e(note)}</span></td>')
             else:
-                n = f'<span class="ci">n={c["n_items"]}' + (f'×{c["n_samples"] // max(1, c["n_items"])}'
+                n = f' <span class="ci">n={c["n_items"]}' + (f'×{c["n_samples"] // max(1, c["n_items"])}'
                                                              if c["n_samples"] != c["n_items"] else "") + "</span>"
                 tds.append(f'<td class="num" data-v="{c["value"]}">{num(c["value"])}{warnmark(c["flags"], data, scope)}'
                            f'{ci(c["lo"], c["hi"])}{n}</td>')
