@@ -252,3 +252,13 @@ def test_gf_figure_leaderboard_places_toy_runs(toy_run_dirs):
     fc = splits_frame([toy_run_dirs["dpo"]], metrics=("format_compliance",), n_boot=0).set_index("split")
     assert measured["dpo"]["ood"] == pytest.approx(100 * fc.loc["ood_format", "format_compliance"], abs=1e-4)
     assert measured["dpo"]["gf"] is None
+
+
+def test_warned_comparison_cells_are_marked(tmp_path):
+    a = build_run(tmp_path, "a", BASE, n_items=6)
+    b = build_run(tmp_path, "b", DPO, n_items=6, temperature=0.7)
+    rep = build_report([a, b], options=ReportOptions(**OPTS))
+    d = rep.data["headline"][0]["deltas"]["b"]
+    assert d["status"] == "ok" and any("decoding settings differ" in w for w in d["warnings"])
+    assert "⚠" in parse(rep.html).tables["headline"][1][5]
+    assert "⚠" in rep.markdown

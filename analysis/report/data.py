@@ -178,6 +178,13 @@ def _scope_flags(flags: list[Flag], scope: str) -> list[Flag]:
     return [f for f in flags if f.scope == scope]
 
 
+def _fl(flags: list[Flag]) -> dict[str, list[str]]:
+    """A cell's flags: codes, and the messages a reader needs (warnings shown as ⚠, refusals as reasons)."""
+    return {"flags": sorted({f.code for f in flags}),
+            "warnings": sorted({f.message for f in flags if f.severity == "warn"}),
+            "reasons": sorted({f.message for f in flags if f.severity == "refuse"})}
+
+
 def _headline(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: str, order: list[tuple[str, str]],
               opt: ReportOptions, pair_flags: dict[str, list[Flag]], all_flags: list[Flag]) -> list[dict[str, Any]]:
     rows = []
@@ -191,28 +198,29 @@ def _headline(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: st
             if len(t) == 0:
                 reason = ("no samples" if len(part) == 0 else f"{opt.metric} undefined")
                 cells[r.name] = {"value": None, "lo": None, "hi": None, "n_items": int(part["id"].nunique()),
-                                 "n_samples": len(part), "note": reason, "flags": [f.code for f in rf]}
+                                 "n_samples": len(part), "note": reason, **_fl(rf)}
                 continue
             e = bootstrap_ratio(t["s"].to_numpy(), t["m"].to_numpy(), opt.n_boot,
                                 (opt.seed, r.name, bench, split, opt.metric, opt.profile), opt.level)
             cells[r.name] = {"value": 100 * e.value, "lo": None if e.lo is None else 100 * e.lo,
                              "hi": None if e.hi is None else 100 * e.hi, "n_items": int(part["id"].nunique()),
-                             "n_samples": len(part), "note": None, "flags": [f.code for f in rf]}
+                             "n_samples": len(part), "note": None, **_fl(rf)}
         deltas: dict[str, Any] = {}
         if baseline is not None:
             for r in runs:
                 if r is baseline:
                     continue
-                pf = [f for f in pair_flags[r.name] if f.scope in (scope, bench)]
+                pf = [f for f in pair_flags[r.name] if f.scope in (scope, bench, f"run:{r.name}")]
+                pf += [f for f in r.flags if f.scope in (scope, f"run:{r.name}") and f.severity == "warn"]
                 if any(f.severity == "refuse" for f in pf):
-                    deltas[r.name] = {"status": "refused", "flags": [f.code for f in pf]}
+                    deltas[r.name] = {"status": "refused", **_fl(pf)}
                     continue
                 paired = pair_split(split_frame(df, baseline.name, bench, split), split_frame(df, r.name, bench, split),
                                     opt.metric, opt.profile, opt.common_items, (baseline.name, r.name), scope)
                 all_flags.extend(paired.flags)
                 pf = pf + paired.flags
                 if paired.refused:
-                    deltas[r.name] = {"status": "refused", "flags": [f.code for f in pf]}
+                    deltas[r.name] = {"status": "refused", **_fl(pf)}
                     continue
                 res = paired_compare(paired.sa, paired.ma, paired.sb, paired.mb, opt.n_boot,
                                      (opt.seed, "delta", baseline.name, r.name, bench, split, opt.metric, opt.profile),
@@ -222,7 +230,7 @@ def _headline(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: st
                                   "hi": None if res.hi is None else 100 * res.hi, "p_value": res.p_value,
                                   "test": res.test, "significant": res.significant, "n_items": res.n,
                                   "p_floor": (2 / (opt.n_boot + 1) if res.test == "paired_bootstrap" else None),
-                                  "a_only": res.a_only, "b_only": res.b_only, "flags": [f.code for f in pf]}
+                                  "a_only": res.a_only, "b_only": res.b_only, **_fl(pf)}
         rows.append({"benchmark": bench, "split": split, "role": role, "cells": cells, "deltas": deltas})
     return rows
 

@@ -101,12 +101,10 @@ def pval(p: float | None, test: str | None, floor: float | None = None) -> str:
     return f' <span class="p">{s} ({e(t)})</span>'
 
 
-def warnmark(codes: list[str], data: dict[str, Any], scope: str) -> str:
-    msgs = [f["message"] for f in data["flags"] if f["code"] in codes and f["severity"] != "info"
-            and (f["scope"] == scope or f["scope"] == scope.split("/")[0])]
-    if not msgs:
+def warnmark(messages: list[str]) -> str:
+    if not messages:
         return ""
-    return f' <span class="warnmark" title="{e("; ".join(msgs))}">⚠</span>'
+    return f' <span class="warnmark" title="{e("; ".join(messages))}">⚠</span>'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +162,6 @@ def _headline(data: dict[str, Any]) -> str:
             head.append(f"<th>Δ {e(r['name'])} − {e(base)}</th>")
     body = []
     for h in data["headline"]:
-        scope = f"{h['benchmark']}/{h['split']}"
         tds = [f"<td>{e(h['benchmark'])}</td><td>{e(h['split'])}</td><td>{e(h['role'])}</td>"]
         for r in runs:
             c = h["cells"].get(r["name"])
@@ -174,19 +171,18 @@ def _headline(data: dict[str, Any]) -> str:
             else:
                 n = f' <span class="ci">n={c["n_items"]}' + (f'×{c["n_samples"] // max(1, c["n_items"])}'
                                                              if c["n_samples"] != c["n_items"] else "") + "</span>"
-                tds.append(f'<td class="num" data-v="{c["value"]}">{num(c["value"])}{warnmark(c["flags"], data, scope)}'
+                tds.append(f'<td class="num" data-v="{c["value"]}">{num(c["value"])}{warnmark(c["warnings"])}'
                            f'{ci(c["lo"], c["hi"])}{n}</td>')
             if base is not None and r["name"] != base:
                 d = h["deltas"].get(r["name"])
                 if d is None:
                     tds.append('<td class="num">—</td>')
                 elif d["status"] == "refused":
-                    msgs = [f["message"] for f in data["flags"] if f["code"] in d["flags"] and f["severity"] == "refuse"]
-                    tds.append(f'<td class="refused" title="{e("; ".join(msgs))}">refused</td>')
+                    tds.append(f'<td class="refused" title="{e("; ".join(d["reasons"]))}">refused</td>')
                 else:
                     cls = "num" + ((" pos" if d["delta"] > 0 else " neg") if d["significant"] else "")
                     tds.append(f'<td class="{cls}" data-v="{d["delta"]}">{num(d["delta"], sign=True)}'
-                               f'{warnmark(d["flags"], data, scope)}{ci(d["lo"], d["hi"])}{pval(d["p_value"], d["test"], d.get("p_floor"))}'
+                               f'{warnmark(d["warnings"])}{ci(d["lo"], d["hi"])}{pval(d["p_value"], d["test"], d.get("p_floor"))}'
                                "</td>")
         body.append(f"<tr>{''.join(tds)}</tr>")
     o = data["options"]

@@ -43,7 +43,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         for r in runs:
             c = h["cells"].get(r)
             row.append("—" if c is None or c["value"] is None else _n(c["value"]) + _ci(c["lo"], c["hi"])
-                       + (" ⚠" if c["flags"] else ""))
+                       + (" ⚠" if c["warnings"] else ""))
             if base is not None and r != base:
                 d = h["deltas"].get(r)
                 if d is None:
@@ -52,7 +52,7 @@ def render_markdown(data: dict[str, Any]) -> str:
                     row.append("refused")
                 else:
                     star = "*" if d["significant"] else ""
-                    row.append(f"{_n(d['delta'], sign=True)}{star}{_ci(d['lo'], d['hi'])}")
+                    row.append(f"{_n(d['delta'], sign=True)}{star}{_ci(d['lo'], d['hi'])}" + (" ⚠" if d["warnings"] else ""))
         lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
     lines.append("")
     lines.append("`*` interval excludes 0. ⚠ see flags.")
