@@ -38,10 +38,12 @@ def test_writes_three_files(toy_run_dirs, tmp_path, capsys):
 def test_baseline_option_and_metric(toy_run_dirs, tmp_path, capsys):
     out = tmp_path / "r.html"
     code, _, _ = run_cli(["report", str(toy_run_dirs["base"]), str(toy_run_dirs["dpo"]), "--baseline", "dpo",
-                          "--metric", "format_compliance", "--n-boot", "0", "--out", str(out)], capsys)
+                          "--metric", "format_compliance", "--n-boot", "0", "--out", str(out), "--group-reward",
+                          "accuracy+format", "--k", "2"], capsys)
     assert code == 0
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["baseline"] == "dpo" and data["options"]["metric"] == "format_compliance"
+    assert {e["reward"] for e in data["exploration"]} == {"accuracy+format"} and data["exploration"][0]["k"] == 2
 
 
 def test_user_errors_are_one_line(toy_run_dirs, tmp_path, capsys):

@@ -64,6 +64,8 @@ def _data(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--level", type=float, default=0.95, show_default=True, help="Interval level.")
 @click.option("--k", "group_k", type=int, help="Group size k for stuckness metrics (default min(8, n)).")
+@click.option("--group-reward", type=click.Choice(["accuracy", "accuracy+format"]), default="accuracy",
+              show_default=True, help="Reward whose equality defines a zero-variance group.")
 @click.option("--max-disagreements", type=int, default=10, show_default=True,
               help="Drill-down items per split, candidate and direction.")
 @click.option("--common-items", is_flag=True, help="Compare runs on their common items when item sets differ "
@@ -74,8 +76,8 @@ def _data(values: tuple[str, ...]) -> dict[str, str]:
 def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: str, profile: str | None, beta: float,
            id_splits: str | None, ood_splits: str | None, ood_weight: tuple[str, ...], training: tuple[Path, ...],
            leaderboard: str | None, data_paths: tuple[str, ...], n_boot: int, seed: int, level: float,
-           group_k: int | None, max_disagreements: int, common_items: bool, no_thumbnails: bool, title: str | None,
-           strict: bool) -> None:
+           group_k: int | None, group_reward: str, max_disagreements: int, common_items: bool, no_thumbnails: bool,
+           title: str | None, strict: bool) -> None:
     """Compare run directories in one offline HTML file (plus JSON and Markdown).
 
     \b
@@ -92,7 +94,8 @@ def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: st
         raise SpecsError(f"--n-boot must be ≥ 0, got {n_boot}")
     opts = ReportOptions(baseline=baseline, metric=metric, profile=profile, beta=beta, id_splits=_split_list(id_splits),
                          ood_splits=_split_list(ood_splits), ood_weights=_weights(ood_weight), n_boot=n_boot,
-                         seed=seed, level=level, group_k=group_k, max_disagreements=max_disagreements,
+                         seed=seed, level=level, group_k=group_k, reward=group_reward,
+                         max_disagreements=max_disagreements,
                          leaderboard=leaderboard, data_paths=_data(data_paths), thumbnails=not no_thumbnails,
                          common_items=common_items, title=title)
     rep = build_report(list(inputs), list(training), opts)
