@@ -143,6 +143,7 @@ class GFConfig(BaseModel):
     beta: float = DEFAULT_BETA
     unit: str = "percentage points"
     roles_source: str = "benchmark defaults"
+    dropped_splits: list[str] = Field(default_factory=list, description="default role splits that no run has")
     n_boot: int = DEFAULT_N_BOOT
     level: float = DEFAULT_LEVEL
     seed: int = 0
@@ -193,8 +194,12 @@ def resolve_config(benchmark: str, available: Sequence[str], metric: str = "accu
                    common_items: bool = False) -> GFConfig | None:
     """The GF configuration for a benchmark, or ``None`` when it has no ID/OOD roles.
 
-    User-given splits that the benchmark's runs do not have are ignored for that benchmark
-    (one ``--ood-splits`` list can serve several benchmarks); weights default to equal.
+    ``available`` are the benchmark's splits present in any of the runs compared. Default
+    roles drop splits that no run has (recorded in ``dropped_splits`` and flagged); a split
+    that one run has and the other lacks stays, and is then refused as an empty split.
+    User-given splits that this benchmark lacks are ignored for it (one ``--ood-splits`` list
+    can serve several benchmarks; ``check_user_splits`` rejects names no benchmark has).
+    Weights default to equal.
     """
     check_metric(metric)
     d_id, d_ood, source = default_roles(benchmark)
@@ -203,8 +208,10 @@ def resolve_config(benchmark: str, available: Sequence[str], metric: str = "accu
         ids = [s for s in (id_splits or d_id) if s in avail]
         oods = [s for s in (ood_splits or d_ood) if s in avail]
         source = "user"
+        dropped: list[str] = []
     else:
-        ids, oods = [s for s in d_id], [s for s in d_ood]
+        ids, oods = [s for s in d_id if s in avail], [s for s in d_ood if s in avail]
+        dropped = [s for s in (*d_id, *d_ood) if s not in avail]
     if not ids or not oods:
         return None
     weights = dict(ood_weights or {})
@@ -214,9 +221,20 @@ def resolve_config(benchmark: str, available: Sequence[str], metric: str = "accu
     ow = {s: float(weights.get(s, 1.0)) for s in oods}
     if weights:
         source = "user"
+    not_ood = sorted(k for k in weights if k in avail and k not in oods)
+    if not_ood:
+        raise AnalysisError(f"OOD weight given for {', '.join(not_ood)}, which is not an OOD split of {benchmark} "
+                            f"(OOD: {', '.join(oods)})")
     return GFConfig(benchmark=benchmark, metric=metric, profile=profile, id_splits=ids, ood_splits=oods,
                     id_weights=dict.fromkeys(ids, 1.0), ood_weights=ow, beta=beta, roles_source=source,
-                    n_boot=n_boot, level=level, seed=seed, common_items=common_items)
+                    dropped_splits=dropped, n_boot=n_boot, level=level, seed=seed, common_items=common_items)
+
+
+def check_user_splits(known: set[str], *lists: Sequence[str] | None) -> None:
+    """Reject user-given split names that none of the compared benchmarks has (typos)."""
+    unknown = sorted({s for lst in lists for s in (lst or ()) if s not in known})
+    if unknown:
+        raise AnalysisError(f"unknown split(s) {', '.join(unknown)}; the runs have: {', '.join(sorted(known))}")
 
 
 def _ci(stats: np.ndarray, level: float) -> list[float]:
@@ -230,6 +248,10 @@ def compute_gf(df: Any, baseline: Run, candidate: Run, config: GFConfig, pair_fl
     """Γ on an already-loaded samples frame (``analysis.frames.samples_frame``) of both runs."""
     flags: list[Flag] = [f for f in pair_flags if f.scope == config.benchmark
                          or f.scope.startswith((config.benchmark + "/", "run:"))]
+    if config.dropped_splits:
+        flags.append(Flag("warn", "gf_roles_reduced", f"GF on {config.benchmark} uses ID {config.id_splits} and OOD "
+                          f"{config.ood_splits}; the benchmark's default split(s) {', '.join(config.dropped_splits)} "
+                          "were not run", config.benchmark))
     labels = (baseline.name, candidate.name)
     gains: list[SplitGain] = []
     boot: dict[str, np.ndarray] = {}
@@ -305,6 +327,7 @@ def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | Non
         benchmark = shared[0]
     avail = sorted({s for bn, s in a.split_keys() if bn == benchmark} | {s for bn, s in b.split_keys()
                                                                          if bn == benchmark})
+    check_user_splits(set(avail), id_splits, ood_splits, list(ood_weights or {}))
     config = resolve_config(benchmark, avail, metric, profile, id_splits, ood_splits, ood_weights, beta, n_boot,
                             level, seed, common_items)
     if config is None:

@@ -128,6 +128,8 @@ def split_exploration(part: pd.DataFrame, run: str, benchmark: str, split: str, 
                       reward: Reward = "accuracy", n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
                       level: float = DEFAULT_LEVEL) -> SplitExploration:
     """All exploration/stuckness metrics of one split. Metrics that need n ≥ 2 samples are ``None`` otherwise."""
+    if k is not None and k < 2:
+        raise ValueError(f"group size k must be ≥ 2, got {k}")
     scope = f"{benchmark}/{split}"
     groups = item_groups(part)
     flags: list[Flag] = []

@@ -179,3 +179,22 @@ def test_different_items_refused_unless_common_items(gf_runs):
 def test_unknown_metric_rejected(gf_runs):
     with pytest.raises(AnalysisError):
         gf_from_runs(gf_runs["base"], gf_runs["cand"], metric="f1")
+
+
+def test_default_roles_drop_splits_no_run_has(tmp_path):
+    a = build_run(tmp_path, "a", index_decider(BASE_Q), n_items=10, splits=("id", "ood_format"))
+    b = build_run(tmp_path, "b", index_decider(CAND_Q), n_items=10, splits=("id", "ood_format"))
+    r = gf_from_runs(a, b, n_boot=0)
+    assert r.status == "ok" and r.config.ood_splits == ["ood_format"]
+    assert r.config.dropped_splits == ["ood_visual", "ood_task"]
+    assert r.g_ood == pytest.approx(40.0)
+    assert any(f["code"] == "gf_roles_reduced" for f in r.flags)
+
+
+def test_user_split_typos_rejected(gf_runs):
+    with pytest.raises(AnalysisError, match="unknown split"):
+        gf_from_runs(gf_runs["base"], gf_runs["cand"], ood_splits=["ood_txt"])
+    with pytest.raises(AnalysisError, match="unknown split"):
+        gf_from_runs(gf_runs["base"], gf_runs["cand"], ood_weights={"ood_fromat": 2})
+    with pytest.raises(AnalysisError, match="not an OOD split"):
+        gf_from_runs(gf_runs["base"], gf_runs["cand"], ood_weights={"id": 2})

@@ -25,7 +25,7 @@ from analysis.compare import pair_split, run_pair_flags
 from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
 from analysis.flags import Flag, sort_flags
 from analysis.frames import Run, load_run, samples_frame, split_frame
-from analysis.gf import DEFAULT_BETA, GFConfig, compute_gf, resolve_config
+from analysis.gf import DEFAULT_BETA, GFConfig, check_user_splits, compute_gf, resolve_config
 from analysis.leaderboard import Column, load_leaderboard, place_runs
 from analysis.metrics import check_metric, item_sums
 from analysis.report.thumbs import ThumbnailSource
@@ -471,6 +471,12 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         flags.extend(r.flags)
     df = samples_frame(runs)
     bench_names = sorted({b for r in runs for b, _ in r.split_keys()})
+    check_user_splits({s for r in runs for _, s in r.split_keys()}, opt.id_splits, opt.ood_splits,
+                      list(opt.ood_weights or {}))
+    if opt.reward not in ("accuracy", "accuracy+format"):
+        raise AnalysisError(f"unknown group reward {opt.reward!r}; known: accuracy, accuracy+format")
+    if opt.group_k is not None and opt.group_k < 2:
+        raise AnalysisError(f"the group size k must be ≥ 2 (k = 1 groups always have zero variance), got {opt.group_k}")
     pair_flags: dict[str, list[Flag]] = {}
     if baseline is not None:
         for r in runs:
