@@ -295,7 +295,7 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
 
 SAMPLE_COLUMNS = (
     "run", "benchmark", "split", "id", "sample_idx", "profile", "score", "correct", "format_ok",
-    "parse_status", "prediction", "target", "finish_reason", "n_tokens", "error", "has_error",
+    "parse_status", "extracted", "prediction", "target", "finish_reason", "n_tokens", "error", "has_error",
     "nucleus_mean", "entropy_mean", "stats_top_p", "stats_approx", "requested_format", "in_trained_format",
     "doc_hash", "prompt_hash", "prompt", "response",
 )
@@ -303,6 +303,7 @@ SAMPLE_COLUMNS = (
 
 def _sample_row(run_name: str, s: SampleRecord) -> dict[str, Any]:
     ts = s.token_stats
+    head = s.scores.get(s.profile)
     row: dict[str, Any] = {
         "run": run_name,
         "benchmark": s.benchmark,
@@ -314,6 +315,7 @@ def _sample_row(run_name: str, s: SampleRecord) -> dict[str, Any]:
         "correct": bool(s.correct),
         "format_ok": s.format_ok,
         "parse_status": s.parse_status,
+        "extracted": head.extracted if head is not None else None,
         "prediction": s.prediction,
         "target": s.target,
         "finish_reason": s.finish_reason,

@@ -375,8 +375,9 @@ def _item_samples(part: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in part.sort_values(["id", "sample_idx"]).itertuples(index=False):
         pred = row.prediction if isinstance(row.prediction, str) else None
+        raw = row.extracted if isinstance(row.extracted, str) else None
         out[row.id].append({"sample_idx": int(row.sample_idx), "response": _trim(str(row.response)),
-                            "prediction": pred, "score": float(row.score), "correct": bool(row.correct),
+                            "extracted": raw, "prediction": pred, "score": float(row.score), "correct": bool(row.correct),
                             "format_ok": None if pd.isna(row.format_ok) else bool(row.format_ok),
                             "parse_status": row.parse_status, "error": row.error if isinstance(row.error, str) else None})
     return out

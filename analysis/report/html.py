@@ -358,7 +358,10 @@ def _sample_block(label: str, side: dict[str, Any]) -> str:
         verdict = '<span class="ok">✓</span>' if s["correct"] else '<span class="bad">✗</span>'
         fmt = "" if s["format_ok"] is None else (" · format ok" if s["format_ok"] else " · format not followed")
         err = f" · error: {e(s['error'])}" if s["error"] else ""
-        return (f"<div>{verdict} <span class=\"note\">#{s['sample_idx']} · extracted <b>{e(s['prediction'])}</b> · "
+        shown = e(s["extracted"] if s["extracted"] is not None else s["prediction"])
+        if s["prediction"] is not None and s["extracted"] is not None and s["prediction"] != s["extracted"]:
+            shown += f" → {e(s['prediction'])}"
+        return (f"<div>{verdict} <span class=\"note\">#{s['sample_idx']} · extracted <b>{shown}</b> · "
                 f"score {s['score']:.2f} · {e(s['parse_status'])}{fmt}{err}</span><pre>{e(s['response'])}</pre></div>")
 
     samples = side["samples"]
