@@ -116,7 +116,7 @@ class _Pipe:
 
 
 def open_offline(chromium: str, html: Path, screenshot: Path | None = None, evaluate: dict[str, str] | None = None,
-                 width: int = 1400, height: int = 1000, timeout: float = 90) -> PageResult:
+                 width: int = 1400, height: int = 1000, timeout: float = 90, javascript: bool = True) -> PageResult:
     """Load ``html`` with the network cut off; collect errors, requests, JS evaluations and a screenshot."""
     to_chrome_r, to_chrome_w = os.pipe()
     from_chrome_r, from_chrome_w = os.pipe()
@@ -147,7 +147,7 @@ def open_offline(chromium: str, html: Path, screenshot: Path | None = None, eval
     result = PageResult()
     try:
         try:
-            _drive(pipe, html, screenshot, evaluate, width, height, timeout, result)
+            _drive(pipe, html, screenshot, evaluate, width, height, timeout, result, javascript)
         except (ChromiumClosed, TimeoutError) as e:
             log.seek(0)
             tail = log.read().decode(errors="replace")[-3000:]
@@ -166,13 +166,15 @@ def open_offline(chromium: str, html: Path, screenshot: Path | None = None, eval
 
 
 def _drive(pipe: _Pipe, html: Path, screenshot: Path | None, evaluate: dict[str, str] | None, width: int,
-           height: int, timeout: float, result: PageResult) -> None:
+           height: int, timeout: float, result: PageResult, javascript: bool = True) -> None:
     target = pipe.call("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
     session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for m in ("Runtime.enable", "Log.enable", "Network.enable", "Page.enable"):
         pipe.call(m, session=session)
     pipe.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
                                                       "mobile": False}, session=session)
+    if not javascript:  # the page's own scripts do not run; Runtime.evaluate below still works
+        pipe.call("Emulation.setScriptExecutionDisabled", {"value": True}, session=session)
     pipe.call("Page.navigate", {"url": html.resolve().as_uri()}, session=session, timeout=timeout)
     pipe.wait_event("Page.loadEventFired", timeout=timeout)
     pipe.drain(1.5)

@@ -262,3 +262,12 @@ def test_warned_comparison_cells_are_marked(tmp_path):
     assert d["status"] == "ok" and any("decoding settings differ" in w for w in d["warnings"])
     assert "⚠" in parse(rep.html).tables["headline"][1][5]
     assert "⚠" in rep.markdown
+
+
+def test_single_run_and_training_only_reports(toy_run_dirs, training_dir):
+    rep = build_report([toy_run_dirs["dpo"]], options=ReportOptions(**OPTS))
+    assert rep.data["baseline"] == "dpo" and rep.data["gf"] == [] and rep.data["drilldown"] == []
+    assert "Not computed: needs a baseline and at least one candidate" in rep.html
+    assert len(parse(rep.html).tables["headline"]) == 5
+    rep = build_report([], [training_dir], options=ReportOptions(**OPTS))
+    assert rep.data["runs"] == [] and rep.data["training"]["stages"]

@@ -58,3 +58,18 @@ def test_a_page_that_needs_the_network_is_caught(tmp_path):
     res = open_offline(CHROMIUM, page)
     assert any("cdn.example.org" in u for u in res.external_requests)
     assert any("boom" in m for m in res.console_errors)
+
+
+def test_headline_readable_with_javascript_disabled(toy_run_dirs, tmp_path):
+    rep = build_report([toy_run_dirs["base"], toy_run_dirs["sft"]], options=ReportOptions(n_boot=100))
+    out = write_report(rep, tmp_path / "nojs.html")["html"]
+    res = open_offline(CHROMIUM, out, screenshot=tmp_path / "nojs.png", javascript=False, evaluate={
+        "plotted": "document.querySelectorAll('.plotly-graph-div .main-svg').length",
+        "cells": "Array.prototype.map.call(document.querySelectorAll('table.headline tr'), "
+                 "function(r){return r.innerText}).join('\\n')",
+    })
+    assert res.evaluated["plotted"] == 0  # scripts really were off
+    text = res.evaluated["cells"]
+    first = rep.data["headline"][0]
+    assert f"{first['cells']['base']['value']:.1f}" in text and f"{first['deltas']['sft']['delta']:+.1f}" in text
+    assert res.external_requests == []
