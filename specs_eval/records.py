@@ -161,7 +161,8 @@ class SplitMetrics(_Record):
 
     n: int
     n_samples: int
-    accuracy: float
+    #: mean score of the scored samples; ``None`` when none could be scored (e.g. no judge)
+    accuracy: float | None
     format_compliance: float | None = None
     parse_failure_rate: float = 0.0
     fallback_rate: float = 0.0

@@ -6,9 +6,9 @@ import json
 import shutil
 
 import pytest
-from toy_runs import rewrite_jsonl
 
 from specs_eval.cli import main
+from tests.toy_runs import rewrite_jsonl
 
 
 def run_cli(args, capsys):

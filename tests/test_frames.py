@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from toy_runs import BASE, build_run, rewrite_jsonl
 
 from analysis import RunLoadError, load_run, samples_frame, splits_frame
 from analysis.frames import SAMPLE_COLUMNS
+from tests.toy_runs import BASE, build_run, rewrite_jsonl
 
 
 def codes(run):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from toy_runs import build_run
 
 from analysis import gamma_array, generalization_factor, gf_detail, gf_from_runs
 from analysis.errors import AnalysisError
+from tests.toy_runs import build_run
 
 
 def test_paper_points():

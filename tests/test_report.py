@@ -8,11 +8,11 @@ import shutil
 from html.parser import HTMLParser
 
 import pytest
-from toy_runs import BASE, DPO, build_run, rewrite_jsonl
 
 from analysis import splits_frame
 from analysis.errors import AnalysisError
 from analysis.report import ReportOptions, build_report, write_report
+from tests.toy_runs import BASE, DPO, build_run, rewrite_jsonl
 
 OPTS = dict(n_boot=200)
 

@@ -7,9 +7,9 @@ CI: ``apt-get install -y chromium`` (Debian/Ubuntu) before running the tests.
 from __future__ import annotations
 
 import pytest
-from browser import find_chromium, open_offline
 
 from analysis.report import ReportOptions, build_report, write_report
+from tests.browser import find_chromium, open_offline
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(

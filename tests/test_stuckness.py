@@ -6,11 +6,11 @@ import itertools
 import math
 
 import pytest
-from toy_runs import build_run, render, unit
 
 from analysis import answer_entropy, distinct_answers, load_run, samples_frame, split_exploration
 from analysis.frames import split_frame
 from analysis.stuckness import ItemGroup, group_rates
+from tests.toy_runs import build_run, render, unit
 
 
 def test_group_rates_by_hand():

@@ -7,6 +7,7 @@ module; known user errors end as one red line and exit code 2, never a traceback
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -19,6 +20,10 @@ from specs_eval import __version__
 COMMANDS: dict[str, str] = {
     "run": "specs_eval.cli.run:run",
     "ls": "specs_eval.cli.ls:ls",
+    "merge": "specs_eval.cli.merge:merge",
+    "toyworld": "specs_eval.cli.toyworld:toyworld",
+    "score": "specs_eval.cli.score:score",
+    "import": "specs_eval.cli.importer:import_",
     "report": "specs_eval.cli.report:report",
 }
 
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> Any:
         click.secho(f"error: {e}", fg="red", err=True)
         sys.exit(2)
     except OSError as e:
-        if e.errno == 28:  # ENOSPC
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             click.secho(f"error: disk full while writing {e.filename or 'output'}; free space and run again to resume",
                         fg="red", err=True)
             sys.exit(2)
