@@ -294,7 +294,7 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
 # DataFrames
 
 SAMPLE_COLUMNS = (
-    "run", "benchmark", "split", "id", "sample_idx", "profile", "score", "correct", "format_ok",
+    "run", "benchmark", "split", "id", "sample_idx", "profile", "score", "scored", "correct", "format_ok",
     "parse_status", "extracted", "prediction", "target", "finish_reason", "n_tokens", "error", "has_error",
     "nucleus_mean", "entropy_mean", "stats_top_p", "stats_approx", "requested_format", "in_trained_format",
     "doc_hash", "prompt_hash", "prompt", "response",
@@ -312,6 +312,7 @@ def _sample_row(run_name: str, s: SampleRecord) -> dict[str, Any]:
         "sample_idx": s.sample_idx,
         "profile": s.profile,
         "score": float(s.score),
+        "scored": not (head is not None and head.details.get("not_scored")),
         "correct": bool(s.correct),
         "format_ok": s.format_ok,
         "parse_status": s.parse_status,
@@ -334,7 +335,7 @@ def _sample_row(run_name: str, s: SampleRecord) -> dict[str, Any]:
         "response": s.response,
     }
     for prof, r in s.scores.items():
-        row[f"score.{prof}"] = float(r.score)
+        row[f"score.{prof}"] = float("nan") if r.details.get("not_scored") else float(r.score)
         row[f"correct.{prof}"] = bool(r.correct)
         row[f"prediction.{prof}"] = r.prediction
     for k, v in s.meta.items():

@@ -6,10 +6,12 @@ notebook. Each metric is a per-sample value; a split's value is the mean over it
 exactly as ``specs_eval.scoring.engine.split_metrics`` computes ``results.json``:
 
 * ``accuracy``           mean ``score`` of the headline profile (partial credit allowed), or of
-                         ``profile`` when given (its ``score.<profile>`` column);
+                         ``profile`` when given (its ``score.<profile>`` column); samples whose
+                         verdict is marked ``not_scored`` (e.g. MEGA-Bench open set without a
+                         judge) are left out, as in the scoring engine;
 * ``format_compliance``  mean of ``format_ok`` over samples whose requested format is known
                          (undefined when no sample of the split requested a format);
-* ``strict_accuracy``    mean of ``correct ∧ format_ok`` over all samples (samples without a
+* ``strict_accuracy``    mean of ``correct ∧ format_ok`` over scored samples (samples without a
                          format verdict count as 0; undefined when no sample has one);
 * ``format_stickiness``  mean of ``in_trained_format`` over format-shift samples only.
 
@@ -45,9 +47,10 @@ def sample_values(part: pd.DataFrame, metric: str, profile: str | None = None) -
     n = len(part)
     if n == 0:
         return np.zeros(0)
+    scored = part["scored"].to_numpy(dtype=bool) if "scored" in part.columns else np.ones(n, dtype=bool)
     if metric == "accuracy":
         if profile is None:
-            return part["score"].to_numpy(dtype=float)
+            return np.where(scored, part["score"].to_numpy(dtype=float), np.nan)
         col = f"score.{profile}"
         if col not in part.columns:
             raise AnalysisError(f"scoring profile {profile!r} was not computed for these samples")
@@ -67,7 +70,12 @@ def sample_values(part: pd.DataFrame, metric: str, profile: str | None = None) -
         if col not in part.columns:
             raise AnalysisError(f"scoring profile {profile!r} was not computed for these samples")
         correct = part[col].fillna(False).to_numpy(dtype=bool)
-    return (correct & fmt.fillna(False).to_numpy(dtype=bool)).astype(float)
+    out = (correct & fmt.fillna(False).to_numpy(dtype=bool)).astype(float)
+    if profile is None:
+        out[~scored] = np.nan
+    else:
+        out[np.isnan(pd.to_numeric(part[f"score.{profile}"], errors="coerce").to_numpy(dtype=float))] = np.nan
+    return out
 
 
 def item_sums(part: pd.DataFrame, metric: str, profile: str | None = None) -> pd.DataFrame:

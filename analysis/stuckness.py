@@ -131,8 +131,12 @@ def split_exploration(part: pd.DataFrame, run: str, benchmark: str, split: str, 
     if k is not None and k < 2:
         raise ValueError(f"group size k must be ≥ 2, got {k}")
     scope = f"{benchmark}/{split}"
-    groups = item_groups(part)
     flags: list[Flag] = []
+    not_scored = int((~part["scored"]).sum()) if "scored" in part.columns else 0
+    if not_scored:
+        flags.append(Flag("info", "not_scored", f"{run}: {not_scored} samples of {scope} could not be scored and are "
+                          "left out of pass@k, group and diversity metrics", scope))
+    groups = item_groups(part[part["scored"]] if not_scored else part)
     out = SplitExploration(run, benchmark, split, len(groups), min((g.n for g in groups), default=0),
                            max((g.n for g in groups), default=0), None, reward, flags=flags)
     if not groups:

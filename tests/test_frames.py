@@ -133,3 +133,31 @@ def test_analysis_does_not_import_torch():
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_not_scored_samples_are_left_out(toy_run_dirs, tmp_path):
+    from analysis import split_exploration
+    from analysis.frames import split_frame
+    from specs_eval.records import SampleRecord
+    from specs_eval.scoring.engine import split_metrics
+
+    d = _copy(toy_run_dirs["sft"], tmp_path, "ns")
+
+    def mark(o):
+        if o["split"] == "id" and o["id"].endswith(("0", "2", "4")):
+            o["scores"]["rules"]["details"] = {"not_scored": True}
+        return o
+
+    rewrite_jsonl(d / "samples.jsonl", mark)
+    (d / "results.json").unlink()
+    run = load_run(d)
+    samples = [s for s in run.samples if s.split == "id"]
+    expected = split_metrics([SampleRecord.model_validate(s.model_dump()) for s in samples]).accuracy
+    sf = splits_frame([run], n_boot=0).set_index("split")
+    assert sf.loc["id", "accuracy"] == pytest.approx(expected)
+    kept = [s for s in samples if not s.id.endswith(("0", "2", "4"))]
+    assert expected == pytest.approx(sum(s.score for s in kept) / len(kept))
+    ex = split_exploration(split_frame(samples_frame([run]), run.name, "toyworld", "id"), run.name, "toyworld", "id",
+                           n_boot=0)
+    assert ex.n_items == len({s.id for s in kept})
+    assert any(f.code == "not_scored" for f in ex.flags)

@@ -377,10 +377,15 @@ def _item_samples(part: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         pred = row.prediction if isinstance(row.prediction, str) else None
         raw = row.extracted if isinstance(row.extracted, str) else None
         out[row.id].append({"sample_idx": int(row.sample_idx), "response": _trim(str(row.response)),
-                            "extracted": raw, "prediction": pred, "score": float(row.score), "correct": bool(row.correct),
+                            "scored": bool(row.scored), "extracted": raw, "prediction": pred, "score": float(row.score), "correct": bool(row.correct),
                             "format_ok": None if pd.isna(row.format_ok) else bool(row.format_ok),
                             "parse_status": row.parse_status, "error": row.error if isinstance(row.error, str) else None})
     return out
+
+
+def _mean_score(samples: list[dict[str, Any]]) -> float | None:
+    scored = [s["score"] for s in samples if s["scored"]]
+    return sum(scored) / len(scored) if scored else None
 
 
 def _drilldown(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: str, order: list[tuple[str, str]],
@@ -402,8 +407,9 @@ def _drilldown(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: s
             common = sorted(set(sa) & set(sb))
             groups: dict[str, list[tuple[float, str]]] = {"baseline_only": [], "candidate_only": []}
             for i in common:
-                ma = sum(s["score"] for s in sa[i]) / len(sa[i])
-                mb = sum(s["score"] for s in sb[i]) / len(sb[i])
+                ma, mb = _mean_score(sa[i]), _mean_score(sb[i])
+                if ma is None or mb is None:
+                    continue
                 if (ma >= 0.5) != (mb >= 0.5):
                     groups["baseline_only" if ma >= 0.5 else "candidate_only"].append((-abs(mb - ma), i))
             for direction, found in groups.items():
@@ -414,10 +420,8 @@ def _drilldown(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: s
                     th = thumbs.get(baseline, bench, split, i, prompt)
                     items.append({"id": i, "prompt": _trim(prompt), "target": str(pa[pa["id"] == i]["target"].iloc[0]),
                                   "thumbnail": th.uri, "thumbnail_note": th.note,
-                                  "baseline": {"mean_score": sum(s["score"] for s in sa[i]) / len(sa[i]),
-                                               "samples": sa[i]},
-                                  "candidate": {"mean_score": sum(s["score"] for s in sb[i]) / len(sb[i]),
-                                                "samples": sb[i]}})
+                                  "baseline": {"mean_score": _mean_score(sa[i]), "samples": sa[i]},
+                                  "candidate": {"mean_score": _mean_score(sb[i]), "samples": sb[i]}})
                 out.append({"benchmark": bench, "split": split, "baseline": baseline.name, "candidate": r.name,
                             "direction": direction, "total": len(found), "shown": len(items), "items": items})
     return out

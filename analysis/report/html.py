@@ -352,7 +352,8 @@ def _provenance(data: dict[str, Any]) -> str:
 
 
 def _sample_block(label: str, side: dict[str, Any]) -> str:
-    parts = [f"<h4>{e(label)} <span class=\"note\">mean score {side['mean_score']:.2f}</span></h4>"]
+    mean = "—" if side["mean_score"] is None else f"{side['mean_score']:.2f}"
+    parts = [f"<h4>{e(label)} <span class=\"note\">mean score {mean}</span></h4>"]
 
     def one(s: dict[str, Any]) -> str:
         verdict = '<span class="ok">✓</span>' if s["correct"] else '<span class="bad">✗</span>'
@@ -361,8 +362,9 @@ def _sample_block(label: str, side: dict[str, Any]) -> str:
         shown = e(s["extracted"] if s["extracted"] is not None else s["prediction"])
         if s["prediction"] is not None and s["extracted"] is not None and s["prediction"] != s["extracted"]:
             shown += f" → {e(s['prediction'])}"
+        score = f"score {s['score']:.2f}" if s.get("scored", True) else "not scored"
         return (f"<div>{verdict} <span class=\"note\">#{s['sample_idx']} · extracted <b>{shown}</b> · "
-                f"score {s['score']:.2f} · {e(s['parse_status'])}{fmt}{err}</span><pre>{e(s['response'])}</pre></div>")
+                f"{score} · {e(s['parse_status'])}{fmt}{err}</span><pre>{e(s['response'])}</pre></div>")
 
     samples = side["samples"]
     parts.append(one(samples[0]))
