@@ -8,7 +8,6 @@ how reports look.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,19 +40,14 @@ def print_results(results: RunResults, console: Console, title: str = "") -> Non
 
 
 def write_run_report(run_dirs: Sequence[Path], out: Path) -> Path:
-    """Write the single-file HTML report for run directories (see ``analysis.report``)."""
+    """Write the single-file offline HTML report of run directories (``analysis.report``).
+
+    The first directory is the baseline of the comparison. Only the HTML is written here
+    (the run directory layout stays as documented); ``specs-eval report`` also writes the
+    JSON and Markdown companions.
+    """
+    from analysis.report import build_report
     from specs_eval.io import atomic_write_text
 
-    rows = []
-    for d in run_dirs:
-        res = RunResults.model_validate_json((Path(d) / "results.json").read_text(encoding="utf-8"))
-        for bname, b in res.benchmarks.items():
-            for split, m in b.splits.items():
-                rows.append(f"<tr><td>{html.escape(res.run_name)}</td><td>{html.escape(bname)}</td>"
-                            f"<td>{html.escape(split)}</td><td>{m.n_samples}</td><td>{_pct(m.accuracy)}</td>"
-                            f"<td>{_pct(m.format_compliance)}</td></tr>")
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>specs-eval report</title></head><body>"
-            "<h1>specs-eval report</h1><table border='1'><tr><th>run</th><th>benchmark</th><th>split</th><th>n</th>"
-            "<th>accuracy %</th><th>format %</th></tr>" + "".join(rows) + "</table></body></html>\n")
-    atomic_write_text(out, page)
+    atomic_write_text(out, build_report(list(run_dirs)).html)
     return out

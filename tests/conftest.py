@@ -1,5 +1,6 @@
-"""Shared fixtures: a micro Qwen2.5-VL built offline at test time, a CLI runner, and fixture rows
-written by hand in the real schemas of MMMU, MathVista, MathVision and MathVerse.
+"""Shared fixtures: a micro Qwen2.5-VL built offline at test time, a CLI runner, fixture rows
+written by hand in the real schemas of MMMU, MathVista, MathVision and MathVerse, and (analysis)
+toy-world run directories built through the real scoring engine (``toy_runs.py``).
 
 The micro model is real (the same class, processor and chat template as the shipped
 base) but untrained: tests that need *behaviour* use the shipped checkpoint, tests that
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.toy_runs import BASE, DPO, SFT, build_run, write_training_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,3 +98,17 @@ def mmmu_rows() -> list[dict[str, Any]]:
         mmmu_row("validation_Art_2", question_type="open", options="[]", answer="12000"),
         mmmu_row("validation_Geography_3", question_type="open", options="[]", answer="['Tampa', 'Florida']"),
     ]
+
+
+# --- analysis: run directories and a training pipeline directory -----------------------------
+@pytest.fixture(scope="session")
+def toy_run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """base / sft / dpo runs on 24 items per toy split, 4 samples per prompt, with token statistics."""
+    root = tmp_path_factory.mktemp("runs")
+    return {name: build_run(root, name, d, n_items=24, n_samples=4)
+            for name, d in (("base", BASE), ("sft", SFT), ("dpo", DPO))}
+
+
+@pytest.fixture(scope="session")
+def training_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_training_pipeline(tmp_path_factory.mktemp("train") / "pipeline")

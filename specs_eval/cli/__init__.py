@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "toyworld": "specs_eval.cli.toyworld:toyworld",
     "score": "specs_eval.cli.score:score",
     "import": "specs_eval.cli.importer:import_",
+    "report": "specs_eval.cli.report:report",
 }
 
 
