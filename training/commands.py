@@ -99,13 +99,16 @@ def pipeline(preset, overrides, launch, num_processes, launch_args, quick, out, 
       specs-train pipeline --preset tiny --out runs/sft --set cold_start.method=sft
       specs-train pipeline --preset qwen2.5-vl-7b --out runs/7b --launch fsdp2 --num-processes 8
     """
-    from training.pipeline import SUMMARY_MD, run_pipeline
+    from training.pipeline import SUMMARY_MD, run_pipeline, write_pipeline_report
 
     config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
     _quiet()
     _log(f"pipeline {config.name} → {out}")
     run_pipeline(config, out, redo=redo, until=until, log=_log)
     click.echo((out / SUMMARY_MD).read_text(encoding="utf-8"))
+    report = write_pipeline_report(out, log=_log)
+    if report is not None:
+        click.echo(f"report: {report}")
 
 
 @click.command()

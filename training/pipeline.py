@@ -32,6 +32,7 @@ from training.stages.train import MODEL_DIR
 PIPELINE_FILE = "pipeline.json"
 SUMMARY_FILE = "summary.json"
 SUMMARY_MD = "summary.md"
+REPORT_FILE = "report.html"
 # (key, folder, stage kind)
 LAYOUT: tuple[tuple[str, str, str], ...] = (
     ("base", "00-base", "eval"),
@@ -121,6 +122,35 @@ def run_pipeline(config: PipelineConfig, out: Path, redo: Sequence[str] = (), un
         start = model_of("cold-start") if _enabled(config, "cold-start") else base
         stage("rl", {"model": start})
     return done
+
+
+def eval_runs(out: Path) -> list[Path]:
+    """The eval run directories of a pipeline, in stage order."""
+    runs = []
+    for _, folder, _ in LAYOUT:
+        m = read_manifest(out / folder)
+        if m is not None and "eval" in m.outputs and (out / folder / m.outputs["eval"] / "results.json").exists():
+            runs.append(out / folder / m.outputs["eval"])
+    return runs
+
+
+def write_pipeline_report(out: Path, log: Callable[[str], None] = print) -> Path | None:
+    """``report.html`` (+ .json, .md): the analysis report over every stage's eval and the training logs.
+
+    A pure function of the stored directories, written after the stages ran; a failure is
+    reported and leaves the pipeline's results as they are.
+    """
+    runs = eval_runs(out)
+    if len(runs) < 1:
+        return None
+    try:
+        from analysis.report import ReportOptions, build_report, write_report
+
+        rep = build_report(runs, [out], ReportOptions(title=f"SPECS pipeline {out.name}", n_boot=1000))
+        return write_report(rep, out / REPORT_FILE)["html"]
+    except Exception as e:  # the report is a view; the stages' own files are the results
+        log(f"report not written ({type(e).__name__}: {e}); the numbers are in {SUMMARY_MD}")
+        return None
 
 
 def _row(m: StageManifest) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from specs_eval.errors import SpecsError
+from training.callbacks import METRICS_FILE, METRICS_SCHEMA_VERSION
 from training.config import STAGE_KEYS, PipelineConfig
 from training.launch import Launcher, accelerate_command, resolve_profile, subprocess_launcher, worker_env
 from training.manifest import (
@@ -177,6 +178,7 @@ def run_stage(ctx: StageContext) -> StageManifest:
     if m.attempts > 1:
         ctx.log(f"{ctx.stage}: resuming in {ctx.dir.name} (attempt {m.attempts}; done: {m.steps_done or 'nothing'})")
     write_manifest(ctx.dir, m)
+    (ctx.dir / METRICS_FILE).touch()  # every stage folder has one (the analysis loader expects it)
     t_attempt = time.perf_counter()
     try:
         if ctx.stage in TRAINING_STAGES:
@@ -278,6 +280,13 @@ def _eval_step(ctx: StageContext, m: StageManifest, model: str) -> None:
         m.metrics["eval"] = evaluate_model(model, ctx.dir, ctx.run_name, ctx.config, log=ctx.log, overwrite=changed)
         m.metrics["eval_config_hash"] = eval_hash(ctx.config)
         m.outputs["eval"] = m.metrics["eval"]["run"]
+        if ctx.stage == "eval":  # an eval stage's one "step": its headline numbers
+            line: dict[str, Any] = {"schema_version": METRICS_SCHEMA_VERSION, "stage": "eval", "step": 0}
+            for bench, by_split in m.metrics["eval"]["results"].items():
+                for split, r in by_split.items():
+                    for k in ("accuracy", "format_compliance", "strict_accuracy"):
+                        line[f"eval/{bench}/{split}/{k}"] = r.get(k)
+            (ctx.dir / METRICS_FILE).write_text(json.dumps(line) + "\n", encoding="utf-8")
 
     _timed(ctx, m, "eval", go)
 
