@@ -35,7 +35,7 @@ def steps(stage_dir: Path) -> list[int]:
 
 def test_kill_mid_stage_then_rerun_skips_done_stages_and_resumes(micro_model, tmp_path):
     out = tmp_path / "pipe"
-    args = ["pipeline", "--preset", "tiny", "--quick", "--out", str(out), "--until", "zero-rl",
+    args = ["pipeline", "--preset", "tiny", "--quick", "--out", str(out), "--until", "zero-rl", "--no-report",
             "--set", f"base_model={micro_model}", "--set", "runtime.threads=2", "--set", "data.limit=8",
             "--set", "zero_rl.max_steps=8", "--set", "zero_rl.save_steps=2", "--set", "zero_rl.max_completion_length=12"]
     proc = specs_train(*args)

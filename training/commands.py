@@ -90,7 +90,8 @@ def common_options(f):  # type: ignore[no-untyped-def]
               help="Start this stage (and all later ones) over.")
 @click.option("--until", type=click.Choice(["base", "zero-rl", "distill", "cold-start", "rl"]),
               help="Stop after this stage.")
-def pipeline(preset, overrides, launch, num_processes, launch_args, quick, out, redo, until) -> None:
+@click.option("--no-report", is_flag=True, help="Skip report.html (summary.md is always written).")
+def pipeline(preset, overrides, launch, num_processes, launch_args, quick, out, redo, until, no_report) -> None:
     """Run zero-RL → distill → cold start → RL with an eval after each; rerun to resume.
 
     \b
@@ -106,7 +107,7 @@ def pipeline(preset, overrides, launch, num_processes, launch_args, quick, out, 
     _log(f"pipeline {config.name} → {out}")
     run_pipeline(config, out, redo=redo, until=until, log=_log)
     click.echo((out / SUMMARY_MD).read_text(encoding="utf-8"))
-    report = write_pipeline_report(out, log=_log)
+    report = None if no_report else write_pipeline_report(out, log=_log)
     if report is not None:
         click.echo(f"report: {report}")
 

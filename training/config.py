@@ -250,7 +250,7 @@ def _hash(obj: Any) -> str:
 
 
 def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml") if not p.stem.startswith("_"))
 
 
 def preset_path(name_or_path: str) -> Path:
