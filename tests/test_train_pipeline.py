@@ -90,3 +90,26 @@ def test_cold_start_under_accelerate_launch_with_two_processes(micro_model, tmp_
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines if "loss" in r] == [1, 2]  # rank 0 alone writes the log
     assert (out / "model" / "model.safetensors").exists()
+
+
+def test_disk_full_mid_stage_is_one_line_and_the_rerun_finishes(micro_model, tmp_path):
+    import resource
+
+    def limit_file_size():  # a real full disk for this process: writes past 1.5 MB fail
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_500_000, 1_500_000))
+
+    pairs = make_pairs(tmp_path / "pairs.jsonl", 8)
+    out = tmp_path / "cold"
+    args = ["stage", "cold-start", "--preset", "tiny", "--quick", "--from", str(micro_model), "--pairs", str(pairs),
+            "--out", str(out), "--no-eval", "--set", "runtime.threads=2", "--set", "data.limit=8",
+            "--set", "cold_start.global_batch_size=4", "--set", "cold_start.max_steps=2"]
+    proc = specs_train(*args, preexec_fn=limit_file_size)
+    log, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 2, log[-2000:]
+    assert "error: stage cold-start: disk full while writing" in log and "Traceback" not in log
+    m = read_manifest(out)
+    assert m.status == "failed" and "disk full" in m.error and not (out / "model").exists()
+    finish(specs_train(*args))
+    m = read_manifest(out)
+    assert m.status == "complete" and m.attempts == 2 and (out / "model" / "model.safetensors").exists()

@@ -123,12 +123,20 @@ def check_disk(stage: str, stage_dir: Path, model: str) -> None:
                          f"{free / 2**30:.1f} GiB are free; free space or use another --out, then run again")
 
 
+# how a full disk surfaces through torch.save / safetensors, which do not raise OSError
+_DISK_FULL_TEXT = ("No space left on device", "File too large", "Disk quota exceeded", "unexpected pos",
+                   "file write failed", "code: 28", "code: 27", "code: 122")
+
+
 def _stage_error(stage: str, e: BaseException) -> StageError:
     if isinstance(e, StageError):
         return e
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return StageError(stage, f"disk full while writing {e.filename or 'output'}; free space and run again "
-                          "(the stage resumes from its last checkpoint)")
+    disk_full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)) or any(
+        t in str(e) for t in _DISK_FULL_TEXT)
+    if disk_full:
+        where = getattr(e, "filename", None) or "checkpoints"
+        return StageError(stage, f"disk full while writing {where}; free space and run again (the stage resumes "
+                          "from its last complete checkpoint)")
     from specs_eval.cli import user_errors
 
     if isinstance(e, user_errors()):
@@ -261,6 +269,8 @@ def launch_training(ctx: StageContext) -> dict[str, Any]:
         reason = json.loads(err_file.read_text())["error"] if err_file.exists() else f"exit status {rc}"
         if rc == 130:
             raise KeyboardInterrupt
+        if any(t in reason for t in _DISK_FULL_TEXT):
+            raise _stage_error(ctx.stage, OSError(errno.ENOSPC, reason))
         raise StageError(ctx.stage, f"training failed: {reason}")
     result_file = ctx.dir / RESULT_FILE
     if not result_file.exists():
