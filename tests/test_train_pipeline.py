@@ -113,3 +113,28 @@ def test_disk_full_mid_stage_is_one_line_and_the_rerun_finishes(micro_model, tmp
     finish(specs_train(*args))
     m = read_manifest(out)
     assert m.status == "complete" and m.attempts == 2 and (out / "model" / "model.safetensors").exists()
+
+
+def test_quick_pipeline_runs_every_stage_on_the_tiny_base(tmp_path):
+    """Every stage end to end on the shipped base, with tiny step counts: a smoke run, not a result."""
+    from specs_eval.models.loading import shipped_models
+
+    assert "tiny-base" in shipped_models(), "the shipped tiny base is missing"
+    out = tmp_path / "p"
+    log = finish(specs_train("pipeline", "--preset", "tiny", "--quick", "--out", str(out), "--no-report",
+                             "--set", "runtime.threads=2"))
+    manifests = {f: read_manifest(out / f) for f in ("00-base", "01-zero-rl", "02-distill", "03-cold-start", "04-rl")}
+    assert all(m is not None and m.status == "complete" for m in manifests.values()), log[-3000:]
+    d = manifests["02-distill"].metrics["distill"]
+    assert d["pairs"] >= 1 and d["pairs"] == len((out / "02-distill" / "pairs.jsonl").read_text().splitlines())
+    assert d["chosen_kept"] <= d["chosen_correct_and_format"] <= d["chosen_correct"] <= d["chosen_samples"]
+    assert manifests["03-cold-start"].trainer_config["loss_type"] == ["sigmoid", "sft"]
+    assert manifests["03-cold-start"].inputs["pairs"].hash
+    assert manifests["04-rl"].inputs["model"].ref == "03-cold-start/model"
+    summary = json.loads((out / "summary.json").read_text())
+    assert {k for k, v in summary["stages"].items() if "results" in v} == {"base", "zero-rl", "cold-start", "rl"}
+    # every stage folder loads in the analysis package's training-log reader
+    from analysis.training_logs import load_training
+
+    run = load_training(out)
+    assert [s.name for s in run.stages] == ["00-base", "01-zero-rl", "02-distill", "03-cold-start", "04-rl"]
