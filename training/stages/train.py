@@ -71,6 +71,7 @@ def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict
         "save_steps": stage_cfg.save_steps,
         "save_total_limit": stage_cfg.save_total_limit,
         "dataloader_num_workers": 0,
+        "ddp_find_unused_parameters": False,  # every parameter (vision tower included) is used each step
         "disable_tqdm": True,
     }
     if args["gradient_checkpointing"]:
