@@ -86,8 +86,13 @@ class RunOutcome:
     resumed: int
 
 
-def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0, judge: Any = None) -> list[LoadedTask]:
-    """Resolve benchmarks and load their rows; validation errors name the task."""
+def load_tasks(tasks: Sequence[TaskSpec], judge: Any = None) -> list[LoadedTask]:
+    """Resolve benchmarks and load their rows; validation errors name the task.
+
+    Generated benchmarks (the toy world) draw their items from ``TaskSpec.data_seed``,
+    which is independent of the sampling seed: runs that differ only in ``--seed``
+    evaluate the same items and can be compared sample by sample.
+    """
     loaded = []
     for t in tasks:
         bench = get_benchmark(t.benchmark)
@@ -98,7 +103,7 @@ def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0, judge: Any = None) -> l
         if needs and judge is None:
             raise SpecsError(f"profile {needs[0]!r} of {t.benchmark} needs a judge: pass --judge-url and --judge-model")
         bench.judge = judge
-        split = bench.load(t.split, data=t.data, limit=t.limit, seed=seed)
+        split = bench.load(t.split, data=t.data, limit=t.limit, seed=t.data_seed)
         if not split.rows:
             raise BenchmarkError(f"{t.benchmark}/{t.split}: no rows to evaluate")
         ids = [bench.row_id(r) for r in split.rows]
@@ -182,7 +187,7 @@ def run_eval(
     """Run (or resume) an evaluation and write the run directory. Returns its results."""
     t0 = time.perf_counter()
     seed = config.generation.seed
-    tasks = load_tasks(config.tasks, seed=seed, judge=config.judge)
+    tasks = load_tasks(config.tasks, judge=config.judge)
     chash = config_hash(config, tasks)
     run_dir = RunDir(Path(config.out) / config.resolved_name())
     if config.shard is not None:

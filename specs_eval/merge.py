@@ -80,7 +80,7 @@ def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None) -> 
         raise SpecsError(f"{run_dir}: shard(s) not complete: {', '.join(incomplete)}; resume them first")
     first = manifests[0]
     assert first is not None
-    tasks = load_tasks(first.tasks, seed=first.generation.seed)
+    tasks = load_tasks(first.tasks)
     gens: dict[tuple[str, str, str, int], GenerationRecord] = {}
     for p in shards:
         for g in RunDir(p).generations():

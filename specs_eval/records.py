@@ -225,6 +225,7 @@ class TaskSpec(_Record):
     profile: str | None = None
     limit: int | None = None
     data: str | None = None
+    data_seed: int = 0  # generated benchmarks only; independent of the sampling seed
 
 
 class RunManifest(_Record):

@@ -55,7 +55,9 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--top-k", type=click.IntRange(min=1))
 @click.option("-n", "--samples", "n", type=click.IntRange(min=1), default=1, show_default=True,
               help="Samples per prompt (pass@k needs n > 1 and --temperature > 0).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--data-seed", type=int, default=0, show_default=True,
+              help="Seed of generated benchmarks (the toy world's items); independent of --seed.")
 @click.option("--token-stats", is_flag=True, help="Record per-token entropy and top-p nucleus size (RBF).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--run-name", help="Run directory name (default: from the model name).")
@@ -66,7 +68,7 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @judge_options
 def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, device, dtype, revision,
-        batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, token_stats, out, run_name, overwrite,
+        batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite,
         shard, threads, no_report, quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
 
@@ -107,7 +109,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
         for s in bench_splits:
             bench.check_split(s)
             tasks.append(TaskSpec(benchmark=b, split=s, prompt_variant=prompt_variant, profile=profile, limit=limit,
-                                  data=str(data) if data else None))
+                                  data=str(data) if data else None, data_seed=data_seed))
         max_tokens = max(max_tokens, bench.default_max_new_tokens)
     settings = GenerationSettings(
         max_new_tokens=max_new_tokens or max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, n=n,
