@@ -205,6 +205,16 @@ def wait_healthy(base: str, timeout_s: float, proc: subprocess.Popen[bytes] | No
     raise SpecsError(f"no healthy server at {base} after {timeout_s:.0f} s")
 
 
+def _die_with_parent() -> None:
+    """In the server child (Linux): get SIGTERM when the process that started it dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class LocalServer:
     """A running ``transformers serve`` process: ``base_url`` is its ``/v1`` root, ``model`` the pinned name."""
@@ -261,7 +271,7 @@ def start_server(model: str | Path, workdir: str | Path | None = None, port: int
     with log_path.open("wb") as log:
         proc = subprocess.Popen(serve_command(copy, port), env=server_env(workdir / "hf-home", threads),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
     server = LocalServer(proc=proc, port=port, model=str(copy), log_path=log_path, workdir=workdir)
     try:
         wait_healthy(server.root, timeout_s, proc, log_path)

@@ -32,8 +32,14 @@ import click
               help="Seconds to wait for the server to become healthy.")
 def serve(model: str, port: int, workdir: Path | None, threads: int, response: str, timeout: float) -> None:
     """Serve MODEL with `transformers serve` on 127.0.0.1 until Ctrl-C."""
+    import signal
+
     from specs_eval.serving import start_server
 
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM too: run the finally below, which stops the server
+
+    signal.signal(signal.SIGTERM, _terminate)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="specs-serve-"))
     server = start_server(model, workdir=workdir, port=port or None, threads=threads, timeout_s=timeout,
                           response=response)

@@ -1,10 +1,12 @@
-"""The vLLM adapter's pure mappings and the top-k token statistics.
+"""Pure mappings of the vLLM and OpenAI backends, and the top-k token statistics.
 
 vLLM cannot be installed or run here (it needs a GPU and a CUDA torch): these tests drive the
 mapping functions with plain objects shaped like vLLM's ``RequestOutput`` / ``CompletionOutput``
 / ``Logprob`` (attribute names as in vLLM 0.2x–0.31) and check the statistics estimated from
 top-k log-probs against the exact ones computed from full distributions, the way ``HFBackend``
-does. What is verified and what is not is written down in docs/backends.md.
+does. What is verified and what is not is written down in docs/backends.md. The OpenAI mapping is
+also exercised end to end against a real server (tests/test_openai_backend.py); the cases here are
+the response shapes ``transformers serve`` never produces (log-probs, reasoning fields, n choices).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from specs_eval.backends.openai import choice_output
 from specs_eval.backends.topk import position_stats, token_stats_from_topk
 from specs_eval.backends.vllm import (
     chat_messages,
@@ -26,6 +29,7 @@ from specs_eval.backends.vllm import (
 )
 from specs_eval.benchmarks.base import Prompt
 from specs_eval.errors import SpecsError
+from specs_eval.openai_client import ChatResult
 from specs_eval.records import GenerationSettings
 
 from .conftest import run_cli
@@ -146,3 +150,38 @@ def test_vllm_backend_without_vllm_is_one_clear_line(tmp_path, micro_model):
         pass
     r = run_cli("run", "--backend", "vllm", "-m", str(micro_model), "--limit", "1", "--out", str(tmp_path), "-q")
     assert r.returncode == 2 and "pip install -e '.[vllm]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def _choice(content, finish="stop", logprobs=None, **message) -> dict:
+    return {"index": 0, "message": {"role": "assistant", "content": content, **message}, "finish_reason": finish,
+            "logprobs": logprobs}
+
+
+def test_openai_choices_map_to_outputs():
+    usage = ChatResult(text=None, finish_reason=None, usage={"prompt_tokens": 30, "completion_tokens": 5})
+    s = GenerationSettings()
+    o = choice_output(_choice("hi"), usage, s, 1, 20)
+    assert (o.text, o.finish_reason, o.n_prompt_tokens, o.n_tokens) == ("hi", "stop", 30, 4)  # EOS not counted
+    assert choice_output(_choice("hi", "length"), usage, s, 1, 20).n_tokens == 5
+    assert choice_output(_choice("hi"), usage, s, 3, 20).n_tokens is None  # usage sums over 3 choices
+    # a server with a reasoning parser split <think> off: it is put back where the model wrote it
+    r = choice_output(_choice("<answer>3</answer>", reasoning_content="count"), usage, s, 1, 20)
+    assert r.text == "<think>count</think><answer>3</answer>"
+    assert choice_output(_choice([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]), usage, s, 1,
+                         20).text == "ab"
+    bad = choice_output(_choice(None), usage, s, 1, 20)
+    assert bad.finish_reason == "error" and "no message content" in (bad.error or "")
+    assert choice_output(_choice("x", "content_filter"), usage, s, 1, 20).finish_reason == "error"
+    assert choice_output({"index": 0}, usage, s, 1, 20).finish_reason == "error"
+
+
+def test_openai_logprobs_give_topk_stats():
+    pos = lambda *ps: {"token": "t", "logprob": math.log(ps[0]),  # noqa: E731
+                       "top_logprobs": [{"token": str(i), "logprob": math.log(p)} for i, p in enumerate(ps)]}
+    lp = {"content": [pos(1.0), pos(0.5, 0.5), pos(1.0)]}
+    usage = ChatResult(text=None, finish_reason=None, usage={"prompt_tokens": 3, "completion_tokens": 99})
+    o = choice_output(_choice("ab", logprobs=lp), usage, GenerationSettings(record_token_stats=True), 2, 2)
+    assert o.n_tokens == 2  # positions (3, the EOS included) minus the EOS, whatever usage says
+    ts = o.token_stats
+    assert ts is not None and ts.n_tokens == 3 and ts.n_censored == 0 and ts.approx == "top-k logprobs (k=2)"
+    assert ts.entropy_mean == pytest.approx(math.log(2) / 3) and ts.nucleus_mean == pytest.approx(4 / 3)
