@@ -141,7 +141,8 @@ def prepare_serving_copy(model: str | Path, out: str | Path, response: str = "de
         else:
             shutil.copyfile(f, dst)
     if stock is not None:  # a VLM: the image-only processor, loaded through auto_map
-        (out / f"{PROCESSOR_MODULE}.py").write_text(_PROCESSOR_SOURCE.format(stock=stock, decode=response == "decode"), encoding="utf-8")
+        source = _PROCESSOR_SOURCE.format(stock=stock, decode=response == "decode")
+        (out / f"{PROCESSOR_MODULE}.py").write_text(source, encoding="utf-8")
         proc_cfg_path = out / "processor_config.json"
         proc_cfg = json.loads(proc_cfg_path.read_text(encoding="utf-8")) if proc_cfg_path.exists() else {}
         proc_cfg["processor_class"] = "SpecsEvalImageOnlyProcessor"

@@ -220,11 +220,11 @@ class OpenAIBackend:
         self.cache_hits = 0
         self._lock = threading.Lock()
         self._cancel = threading.Event()
-        self._pool = _DaemonPool(concurrency)
         self.info = ModelInfo(name=model, path=model, backend="openai",
                               endpoint={"base_url": self.client.base_url, "concurrency_limit": concurrency})
         if probe:
             self.probe()
+        self._pool = _DaemonPool(concurrency)
 
     # ----- start-up check -----
 
