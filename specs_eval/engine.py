@@ -114,12 +114,18 @@ def load_tasks(tasks: Sequence[TaskSpec], judge: Any = None) -> list[LoadedTask]
     return loaded
 
 
+# Backend options that change how fast or where outputs are produced, not what they are: a run may
+# resume with different values (a restarted local server on a new port, more concurrency, another TP size).
+TRANSPORT_OPTIONS = frozenset({"threads", "base_url", "api_key_env", "concurrency", "timeout_s", "max_retries",
+                               "cache_dir", "probe", "tp", "gpu_memory_utilization"})
+
+
 def config_hash(config: RunConfig, tasks: Sequence[LoadedTask]) -> str:
     """Hash of what determines the outputs: model, backend settings, decoding, and the exact data."""
     payload = {
         "model": config.model,
         "backend": config.backend,
-        "backend_options": {k: v for k, v in sorted(config.backend_options.items()) if k not in ("threads",)},
+        "backend_options": {k: v for k, v in sorted(config.backend_options.items()) if k not in TRANSPORT_OPTIONS},
         "generation": config.generation.model_dump(),
         "tasks": [
             {"spec": t.spec.model_dump(exclude={"profile"}), "data": t.split.info.content_hash} for t in tasks
@@ -272,6 +278,8 @@ def run_eval(
         if backend is not None and work:
             backend.close()
 
+    if backend is not None:
+        manifest.model = backend.info  # backends learn things while generating (e.g. whether a server honours n)
     results, _ = score_run_dir(run_dir.path, tasks, log=log)
     manifest.status = "complete"
     manifest.finished = _now()
