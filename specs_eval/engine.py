@@ -86,8 +86,13 @@ class RunOutcome:
     resumed: int
 
 
-def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0, judge: Any = None) -> list[LoadedTask]:
-    """Resolve benchmarks and load their rows; validation errors name the task."""
+def load_tasks(tasks: Sequence[TaskSpec], judge: Any = None) -> list[LoadedTask]:
+    """Resolve benchmarks and load their rows; validation errors name the task.
+
+    Generated benchmarks (the toy world) draw their items from ``TaskSpec.data_seed``,
+    which is independent of the sampling seed: runs that differ only in ``--seed``
+    evaluate the same items and can be compared sample by sample.
+    """
     loaded = []
     for t in tasks:
         bench = get_benchmark(t.benchmark)
@@ -98,7 +103,7 @@ def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0, judge: Any = None) -> l
         if needs and judge is None:
             raise SpecsError(f"profile {needs[0]!r} of {t.benchmark} needs a judge: pass --judge-url and --judge-model")
         bench.judge = judge
-        split = bench.load(t.split, data=t.data, limit=t.limit, seed=seed)
+        split = bench.load(t.split, data=t.data, limit=t.limit, seed=t.data_seed)
         if not split.rows:
             raise BenchmarkError(f"{t.benchmark}/{t.split}: no rows to evaluate")
         ids = [bench.row_id(r) for r in split.rows]
@@ -109,12 +114,18 @@ def load_tasks(tasks: Sequence[TaskSpec], seed: int = 0, judge: Any = None) -> l
     return loaded
 
 
+# Backend options that change how fast or where outputs are produced, not what they are: a run may
+# resume with different values (a restarted local server on a new port, more concurrency, another TP size).
+TRANSPORT_OPTIONS = frozenset({"threads", "base_url", "api_key_env", "concurrency", "timeout_s", "max_retries",
+                               "cache_dir", "probe", "tp", "gpu_memory_utilization"})
+
+
 def config_hash(config: RunConfig, tasks: Sequence[LoadedTask]) -> str:
     """Hash of what determines the outputs: model, backend settings, decoding, and the exact data."""
     payload = {
         "model": config.model,
         "backend": config.backend,
-        "backend_options": {k: v for k, v in sorted(config.backend_options.items()) if k not in ("threads",)},
+        "backend_options": {k: v for k, v in sorted(config.backend_options.items()) if k not in TRANSPORT_OPTIONS},
         "generation": config.generation.model_dump(),
         "tasks": [
             {"spec": t.spec.model_dump(exclude={"profile"}), "data": t.split.info.content_hash} for t in tasks
@@ -182,7 +193,7 @@ def run_eval(
     """Run (or resume) an evaluation and write the run directory. Returns its results."""
     t0 = time.perf_counter()
     seed = config.generation.seed
-    tasks = load_tasks(config.tasks, seed=seed, judge=config.judge)
+    tasks = load_tasks(config.tasks, judge=config.judge)
     chash = config_hash(config, tasks)
     run_dir = RunDir(Path(config.out) / config.resolved_name())
     if config.shard is not None:
@@ -267,6 +278,8 @@ def run_eval(
         if backend is not None and work:
             backend.close()
 
+    if backend is not None:
+        manifest.model = backend.info  # backends learn things while generating (e.g. whether a server honours n)
     results, _ = score_run_dir(run_dir.path, tasks, log=log)
     manifest.status = "complete"
     manifest.finished = _now()

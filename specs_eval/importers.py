@@ -6,8 +6,9 @@ write ``{"id", "response", "extraction"?}`` lines keyed by the benchmark's own i
 for ``specs-eval score``.
 
 lmms-eval (``lmms_eval/evaluator.py`` sample logging, 0.6–0.7): one line per doc with
-``doc_id``, ``doc`` (the row minus media), ``resps`` (raw outputs, omitted when equal to
-``filtered_resps``) and ``filtered_resps``. Older logs nest them (``[["text"]]`` /
+``doc_id``, ``doc`` (the row minus media; *dropped* from the file since 0.7, so the id is then read
+from a metric dict: ``mmmu_acc.id``, MathVista's ``question_id``), ``resps`` (raw outputs, omitted
+when equal to ``filtered_resps``) and ``filtered_resps``. Older logs nest them (``[["text"]]`` /
 ``["text"]``); since PR #1103 single-request tasks are flattened (``["text"]`` / ``"text"``).
 Both are handled; the *raw* response is imported so our profiles see what the model wrote.
 
@@ -41,10 +42,11 @@ def lmms_eval_line(obj: dict[str, Any], id_field: str) -> dict[str, Any]:
     doc = obj.get("doc") or {}
     item_id = doc.get(id_field)
     if item_id is None:
-        # some tasks keep the id in process_results' output (e.g. mmmu_acc.id)
-        for v in obj.values():
-            if isinstance(v, dict) and v.get(id_field) is not None:
-                item_id = v[id_field]
+        # lmms-eval 0.7 drops `doc` from sample logs; tasks keep the id in process_results' output
+        # (MMMU: mmmu_acc.id; MathVista: llm_as_judge_eval.question_id = pid; our exports: accuracy.<id_field>)
+        for key in (id_field, "question_id"):
+            item_id = next((v[key] for v in obj.values() if isinstance(v, dict) and v.get(key) is not None), None)
+            if item_id is not None:
                 break
     if item_id is None:
         raise ValueError(f"no {id_field!r} in doc (doc_id {obj.get('doc_id')})")

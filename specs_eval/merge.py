@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from specs_eval.errors import SpecsError
 from specs_eval.records import GenerationRecord, RunManifest
@@ -55,7 +56,7 @@ def wait_for_shards(run_dir: Path, count: int, timeout_s: float = 24 * 3600, pol
         time.sleep(poll_s)
 
 
-def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None) -> Path:
+def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None, judge: Any = None) -> Path:
     """Merge ``run_dir/shard-i-of-n`` logs into ``run_dir`` and score them like one run."""
     from specs_eval.engine import GENERATIONS, MANIFEST, RunDir, load_tasks, score_run_dir
     from specs_eval.io import atomic_write_json, atomic_write_jsonl
@@ -80,7 +81,7 @@ def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None) -> 
         raise SpecsError(f"{run_dir}: shard(s) not complete: {', '.join(incomplete)}; resume them first")
     first = manifests[0]
     assert first is not None
-    tasks = load_tasks(first.tasks, seed=first.generation.seed)
+    tasks = load_tasks(first.tasks, judge=judge)
     gens: dict[tuple[str, str, str, int], GenerationRecord] = {}
     for p in shards:
         for g in RunDir(p).generations():

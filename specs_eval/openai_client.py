@@ -18,6 +18,7 @@ Using ``urllib`` keeps the scoring install free of HTTP dependencies.
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import os
@@ -40,6 +41,8 @@ class OpenAIError(Exception):
         self.status = status
         self.retryable = retryable
         self.retry_after: float | None = None  # seconds the server asked us to wait
+        self.timeout = False  # no answer within timeout_s (the server is there but slow or hung)
+        self.unreachable = False  # no connection at all (refused, reset, DNS): nothing is serving there
 
 
 @dataclass
@@ -139,8 +142,15 @@ class OpenAIClient:
             if retry_after is not None and retry_after.strip().replace(".", "", 1).isdigit():
                 err.retry_after = min(self.max_backoff_s, float(retry_after))
             raise err from None
+        except http.client.HTTPException as e:  # e.g. IncompleteRead: the body was cut off
+            raise OpenAIError(f"broken HTTP response from {self.base_url}: {type(e).__name__}: {e}", status=None,
+                              retryable=True) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-            raise OpenAIError(f"cannot reach {self.base_url}: {e}", status=None, retryable=True) from None
+            err = OpenAIError(f"cannot reach {self.base_url}: {e}", status=None, retryable=True)
+            reason = getattr(e, "reason", e)
+            err.timeout = isinstance(reason, TimeoutError) or "timed out" in str(e)
+            err.unreachable = not err.timeout
+            raise err from None
         try:
             data = json.loads(payload)
             choices = data.get("choices") or []

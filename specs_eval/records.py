@@ -72,7 +72,9 @@ class TokenStats(_Record):
     ``nucleus_mean`` is the mean size of the top-p (``top_p``) nucleus over generated
     tokens: the rollout branching factor of one rollout. ``entropy_mean`` is the mean
     next-token entropy in nats. ``approx`` names the approximation when they were
-    estimated from top-k log-probs rather than the full distribution.
+    estimated from top-k log-probs rather than the full distribution (then both means
+    are lower bounds, and ``n_censored`` counts positions whose nucleus exceeded the
+    top k; see ``backends/topk.py``).
     """
 
     n_tokens: int
@@ -80,6 +82,7 @@ class TokenStats(_Record):
     entropy_mean: float
     top_p: float = 0.95
     approx: str | None = None
+    n_censored: int | None = None
 
 
 class GenerationRecord(_Record):
@@ -198,6 +201,9 @@ class ModelInfo(_Record):
     processor: dict[str, Any] = Field(default_factory=dict)
     dtype: str | None = None
     device: str | None = None
+    #: remote/engine backends: where and how outputs were produced (base URL, served model name,
+    #: whether the server honoured ``n`` and returned log-probs, parallel settings)
+    endpoint: dict[str, Any] = Field(default_factory=dict)
 
 
 class GenerationSettings(_Record):
@@ -225,6 +231,7 @@ class TaskSpec(_Record):
     profile: str | None = None
     limit: int | None = None
     data: str | None = None
+    data_seed: int = 0  # generated benchmarks only; independent of the sampling seed
 
 
 class RunManifest(_Record):

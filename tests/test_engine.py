@@ -161,3 +161,13 @@ def test_scoring_and_harness_import_without_torch():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_sampling_seed_does_not_change_the_items(micro_model, tmp_path):
+    a = run_eval(_config(micro_model, tmp_path / "a", limit=2, temperature=1.0, seed=0))
+    b = run_eval(_config(micro_model, tmp_path / "b", limit=2, temperature=1.0, seed=1))
+    assert [d.content_hash for d in a.manifest.datasets] == [d.content_hash for d in b.manifest.datasets]
+    cfg = _config(micro_model, tmp_path / "c", limit=2)
+    cfg.tasks = [t.model_copy(update={"data_seed": 1}) for t in cfg.tasks]
+    c = run_eval(cfg)
+    assert [d.content_hash for d in a.manifest.datasets] != [d.content_hash for d in c.manifest.datasets]

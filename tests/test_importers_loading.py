@@ -39,6 +39,21 @@ def test_lmms_eval_mathvista_keeps_gpt_extraction(tmp_path: Path) -> None:
     assert preds == [{"id": "7", "response": "long answer", "extraction": "12"}]
 
 
+def test_lmms_eval_07_logs_without_doc(tmp_path: Path) -> None:
+    """lmms-eval 0.7.3 removes `doc` from *_samples_*.jsonl (evaluation_tracker.save_results_samples)."""
+    lines = [
+        {"doc_id": 0, "target": "12", "filtered_resps": "12", "input": "q",  # MathVista's metric dicts
+         "llm_as_judge_eval": {"question_id": "7", "extraction": "12", "true_false": True},
+         "submission": {"question_id": "7", "extraction": "12"}},
+        {"doc_id": 1, "target": "A", "resps": "raw (A)", "filtered_resps": "(A)",  # MMMU
+         "mmmu_acc": {"id": "validation_Art_1", "parsed_pred": "A"}, "submission": {"validation_Art_1": "A"}},
+    ]
+    preds, problems = import_lmms_eval(write_jsonl(tmp_path / "a.jsonl", lines[:1]), "pid")
+    assert preds == [{"id": "7", "response": "12", "extraction": "12"}] and not problems
+    preds, problems = import_lmms_eval(write_jsonl(tmp_path / "b.jsonl", lines[1:]), "id")
+    assert preds == [{"id": "validation_Art_1", "response": "raw (A)"}] and not problems
+
+
 def test_vlmevalkit_tsv_and_cli(tmp_path: Path) -> None:
     p = tmp_path / "m_MathVista_MINI.tsv"
     p.write_text("index\tquestion\tprediction\tanswer\n1\tq\tThe answer is B\tpear\n2\tq\t14\t14\n", encoding="utf-8")

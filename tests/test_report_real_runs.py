@@ -26,12 +26,12 @@ pytestmark = pytest.mark.slow
 def real_runs(micro_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("real")
     dirs = {}
-    # t10 and t08 differ only in sampling temperature; seed1 also changes the seed, which in the
-    # toy world seeds the data too (other items)
+    # t10 and t08 differ only in sampling temperature; seed1 also changes the toy world's data seed
+    # (other items)
     for name, temp, seed, report in (("t10", "1.0", "0", "--no-report"), ("t08", "0.8", "0", None),
                                      ("seed1", "1.0", "1", "--no-report")):
         args = ["run", "-m", str(micro_model), "--limit", "4", "--temperature", temp, "-n", "2", "--token-stats",
-                "--max-new-tokens", "12", "--seed", seed, "--run-name", name, "--out", str(out), "-q",
+                "--max-new-tokens", "12", "--data-seed", seed, "--run-name", name, "--out", str(out), "-q",
                 "--threads", "2"]
         r = run_cli(*(args + ([report] if report else [])))
         assert r.returncode == 0, r.stderr[-2000:]

@@ -41,6 +41,8 @@ class Backend(Protocol):
 
 BACKENDS: dict[str, str] = {
     "hf": "specs_eval.backends.hf:HFBackend",
+    "openai": "specs_eval.backends.openai:OpenAIBackend",
+    "vllm": "specs_eval.backends.vllm:VLLMBackend",
 }
 
 

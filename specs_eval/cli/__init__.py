@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "score": "specs_eval.cli.score:score",
     "import": "specs_eval.cli.importer:import_",
     "report": "specs_eval.cli.report:report",
+    "serve": "specs_eval.cli.serve:serve",
+    "export-lmms-eval": "specs_eval.cli.lmms:export_lmms_eval",
 }
 
 
@@ -71,8 +73,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="specs-eval", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.secho("aborted", fg="red", err=True)
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.secho("interrupted: finished samples are kept; run the same command again to resume",
+                        fg="yellow", err=True)
+        else:
+            click.secho("aborted", fg="red", err=True)
         sys.exit(130)
     except click.ClickException as e:
         e.show()

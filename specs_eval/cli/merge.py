@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 
+from specs_eval.cli._options import judge_options, make_judge
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--no-report", is_flag=True)
-def merge(run_dir: Path, no_report: bool) -> None:
+@judge_options
+def merge(run_dir: Path, no_report: bool, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout) -> None:
     """Merge RUN_DIR/shard-i-of-n into RUN_DIR (same files as a single-process run)."""
     from rich.console import Console
 
@@ -19,7 +22,8 @@ def merge(run_dir: Path, no_report: bool) -> None:
     from specs_eval.reporting import print_results, write_run_report
 
     console = Console()
-    merge_shards(run_dir, log=lambda s: console.print(f"[dim]{s}[/dim]"))
+    judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
+    merge_shards(run_dir, log=lambda s: console.print(f"[dim]{s}[/dim]"), judge=judge)
     results = RunResults.model_validate_json((run_dir / "results.json").read_text())
     print_results(results, console, title=str(run_dir))
     if not no_report:

@@ -55,19 +55,45 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--top-k", type=click.IntRange(min=1))
 @click.option("-n", "--samples", "n", type=click.IntRange(min=1), default=1, show_default=True,
               help="Samples per prompt (pass@k needs n > 1 and --temperature > 0).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--data-seed", type=int, default=0, show_default=True,
+              help="Seed of generated benchmarks (the toy world's items); independent of --seed.")
 @click.option("--token-stats", is_flag=True, help="Record per-token entropy and top-p nucleus size (RBF).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--run-name", help="Run directory name (default: from the model name).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory with a different config.")
 @click.option("--shard", help="Data-parallel shard i/n: this process evaluates every n-th row from i.")
 @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
+@click.option("--dp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Data-parallel replicas: N shard processes of this command (one GPU group each), merged at the end.")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="vllm: tensor-parallel GPUs per replica.")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9,
+              show_default=True, help="vllm: share of each GPU's memory the engine may take.")
+@click.option("--max-model-len", type=click.IntRange(min=1), help="vllm: context length (default: the model's).")
+@click.option("--base-url", envvar="OPENAI_BASE_URL",
+              help="openai: the server's /v1 URL, e.g. http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+              help="openai: environment variable that holds the API key (the key is never stored).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="openai: requests in flight at once.")
+@click.option("--request-timeout", type=click.FloatRange(min=1.0), default=300.0, show_default=True,
+              help="openai: seconds to wait for one response.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=4, show_default=True,
+              help="openai: retries (with backoff) of a 429/5xx/timeout/connection error.")
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="openai: on-disk response cache (default: OUT/.openai-cache).")
+@click.option("--no-cache", is_flag=True, help="openai: no response cache.")
+@click.option("--logprobs-k", type=click.IntRange(1, 20), default=20, show_default=True,
+              help="openai/vllm: top-k log-probs per token used to estimate --token-stats.")
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @judge_options
 def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, device, dtype, revision,
-        batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, token_stats, out, run_name, overwrite,
-        shard, threads, no_report, quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout) -> None:
+        batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite,
+        shard, threads, dp, tp, gpu_memory_utilization, max_model_len, base_url, api_key_env, concurrency,
+        request_timeout, max_retries, cache_dir, no_cache, logprobs_k, no_report, quiet, judge_url, judge_model,
+        judge_key_env, judge_cache, judge_timeout) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
 
     \b
@@ -76,6 +102,8 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
       specs-eval run -m ./my-ckpt -s id -s ood_format --limit 50
       specs-eval run -m Qwen/Qwen2.5-VL-7B-Instruct -b mathvista -s testmini --device cuda
       specs-eval run --temperature 1.0 -n 8 --token-stats   # pass@k and RBF
+      specs-eval run -m Qwen/Qwen2.5-VL-72B-Instruct --backend vllm --tp 4 --dp 2 -b mathvista -s testmini
+      specs-eval run --backend openai --base-url http://127.0.0.1:8000/v1 -m MODEL --concurrency 16
     """
     from rich.console import Console
 
@@ -107,7 +135,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
         for s in bench_splits:
             bench.check_split(s)
             tasks.append(TaskSpec(benchmark=b, split=s, prompt_variant=prompt_variant, profile=profile, limit=limit,
-                                  data=str(data) if data else None))
+                                  data=str(data) if data else None, data_seed=data_seed))
         max_tokens = max(max_tokens, bench.default_max_new_tokens)
     settings = GenerationSettings(
         max_new_tokens=max_new_tokens or max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, n=n,
@@ -121,7 +149,28 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
             resolve_model(model)  # fail before any work on a model that cannot exist
     if backend == "hf":
         backend_options = {"device": device, "dtype": dtype, "revision": revision, "threads": threads}
+    elif backend == "vllm":
+        backend_options = {"tp": tp, "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
+                           "revision": revision, "max_model_len": max_model_len, "logprobs_k": logprobs_k}
+    elif backend == "openai":
+        if not base_url:
+            raise click.UsageError("--backend openai needs --base-url (or OPENAI_BASE_URL), e.g. "
+                                   "http://127.0.0.1:8000/v1; `specs-eval serve -m MODEL` starts a local server")
+        backend_options = {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
+                           "timeout_s": request_timeout, "max_retries": max_retries, "logprobs_k": logprobs_k,
+                           "cache_dir": None if no_cache else str(cache_dir or Path(out) / ".openai-cache")}
+    else:
+        from specs_eval.backends.base import BACKENDS
+
+        raise click.UsageError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
     judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
+    if dp > 1:
+        if shard_t is not None:
+            raise click.UsageError("--dp starts its own shard processes: do not combine it with --shard, "
+                                   "accelerate launch or torchrun")
+        _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
+                           no_report, console, out_console, judge)
+        return
     run_dirs = []
     for model in models:
         config = RunConfig(model=model, tasks=tasks, generation=settings, backend=backend,
@@ -139,7 +188,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
             if shard_t[0] != 0:
                 continue
             wait_for_shards(parent, shard_t[1], log=console.print)
-            merge_shards(parent, log=console.print)
+            merge_shards(parent, log=console.print, judge=judge)
             from specs_eval.records import RunResults
 
             outcome.results = RunResults.model_validate_json((parent / "results.json").read_text())
@@ -160,6 +209,30 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
 
         cmp = write_run_report(run_dirs, Path(out) / "comparison.html")
         console.print(f"comparison report: {cmp}")
+
+
+def _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
+                       no_report, console, out_console, judge=None) -> None:
+    """``--dp N``: N shard processes of this very command, then the deterministic merge per model."""
+    from specs_eval.engine import RunConfig
+    from specs_eval.launch import launch_data_parallel
+    from specs_eval.merge import merge_shards
+    from specs_eval.records import RunResults
+    from specs_eval.reporting import print_results, write_run_report
+
+    argv = sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else None
+    if argv is None:
+        raise click.UsageError("--dp re-runs the command line; call it as `specs-eval run …`")
+    dirs = [Path(out) / RunConfig(model=m, tasks=tasks, generation=settings, backend=backend,
+                                  run_name=run_name if len(models) == 1 else None).resolved_name() for m in models]
+    console.print(f"data parallel: {dp} shard processes" + (f" x {tp} GPUs" if tp > 1 else ""))
+    launch_data_parallel(["run", *argv], dp, tp, log_dir=dirs[0] / "dp-logs", log=console.print)
+    for d in dirs:
+        merge_shards(d, log=lambda s: console.print(f"[dim]{s}[/dim]"), judge=judge)
+        results = RunResults.model_validate_json((d / "results.json").read_text())
+        print_results(results, out_console, title=f"{results.model}  ({d})")
+        if not no_report:
+            console.print(f"report: {write_run_report([d], d / 'report.html')}")
 
 
 def _run_with_progress(config, console):
