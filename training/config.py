@@ -149,9 +149,11 @@ class DistillConfig(_Cfg):
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(256, ge=1)
     batch_size: int = Field(32, ge=1)
+    backend: str = Field("hf", description="sampling backend of the run engine: hf | vllm | openai")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="e.g. {tp: 2} for vllm")
     pairs_per_prompt: int = Field(1, ge=1)
     min_pairs: int = Field(1, ge=1, description="fewer pairs than this after filtering is an error")
-    seed: int = 0
+    seed: int = Field(0, description="sampling, pairing and corruption seed (prompts come from data.seed)")
     data: DataConfig | None = None
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
@@ -184,6 +186,7 @@ class EvalTask(_Cfg):
     data: str | None = None
     limit: int | None = 100
     prompt_variant: str = "official"
+    data_seed: int = Field(0, description="generated benchmarks (toy world): which items")
 
 
 class EvalConfig(_Cfg):
@@ -197,8 +200,9 @@ class EvalConfig(_Cfg):
     temperature: float = 0.0
     top_p: float = 1.0
     n: int = 1
-    seed: int = 0
-    backend: str = "hf"
+    seed: int = Field(0, description="sampling seed")
+    backend: str = Field("hf", description="hf | vllm | openai (specs_eval backends)")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="e.g. {tp: 4} for vllm")
 
     @field_validator("after")
     @classmethod

@@ -5,9 +5,8 @@ Why sampling goes through the run engine: each sampling pass is an ordinary
 per prompt, scored by the benchmark's own scorer, resumable after a kill and readable by
 every analysis tool. The pair rules then only read ``samples.jsonl``.
 
-Sampling uses the data's seed as the generation seed (the run engine generates toy-world
-rows from the same seed, so both passes see the same prompts as the training stages).
-When chosen and rejected come from the same model (the "base model distill" ablation),
+Both passes load the same prompts as the training stages (``data.seed`` is the run
+engine's data seed); ``distill.seed`` seeds sampling, pairing and corruption. When chosen and rejected come from the same model (the "base model distill" ablation),
 one sampling pass serves both and a sample is never paired with its own corruption.
 """
 
@@ -44,12 +43,14 @@ def sample(model: str, run_name: str, stage_dir: Path, config: PipelineConfig, l
 
     d = config.distill
     data = config.stage_data("distill")
+    from training.stages.evaluate import backend_options
+
     task = TaskSpec(benchmark=data.benchmark, split=data.split, prompt_variant=data.prompt_variant, limit=data.limit,
-                    data=data_path(data, stage_dir.parent / ".data"))
+                    data=data_path(data, stage_dir.parent / ".data"), data_seed=data.seed)
     settings = GenerationSettings(max_new_tokens=d.max_new_tokens, temperature=d.temperature, top_p=d.top_p,
-                                  n=d.samples_per_prompt, seed=data.seed, batch_size=d.batch_size)
-    options: dict[str, Any] = {"device": config.runtime.device, "dtype": "auto", "threads": config.runtime.threads}
-    rc = RunConfig(model=model, tasks=[task], generation=settings, backend="hf", backend_options=options,
+                                  n=d.samples_per_prompt, seed=d.seed, batch_size=d.batch_size)
+    rc = RunConfig(model=model, tasks=[task], generation=settings, backend=d.backend,
+                   backend_options=backend_options(d.backend, d.backend_options, config),
                    out=stage_dir / SAMPLING_DIR, run_name=run_name)
     outcome = run_eval(rc, command=["specs-train", "distill", run_name], log=log)
     return [SampleRecord.model_validate(r) for r in read_jsonl(outcome.run_dir / SAMPLES)]

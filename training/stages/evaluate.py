@@ -23,7 +23,7 @@ def eval_tasks(config: PipelineConfig) -> list[TaskSpec]:
     for t in config.eval.tasks:
         for split in t.splits:
             tasks.append(TaskSpec(benchmark=t.benchmark, split=split, prompt_variant=t.prompt_variant, limit=t.limit,
-                                  data=t.data))
+                                  data=t.data, data_seed=t.data_seed))
     return tasks
 
 
@@ -38,13 +38,18 @@ def evaluate_model(model: str, stage_dir: Path, run_name: str, config: PipelineC
     max_tokens = ev.max_new_tokens or max(get_benchmark(t.benchmark).default_max_new_tokens for t in tasks)
     settings = GenerationSettings(max_new_tokens=max_tokens, temperature=ev.temperature, top_p=ev.top_p, n=ev.n,
                                   seed=ev.seed, batch_size=ev.batch_size)
-    options: dict[str, Any] = {}
-    if ev.backend == "hf":
-        options = {"device": config.runtime.device, "dtype": "auto", "threads": config.runtime.threads}
-    rc = RunConfig(model=model, tasks=tasks, generation=settings, backend=ev.backend, backend_options=options,
+    rc = RunConfig(model=model, tasks=tasks, generation=settings, backend=ev.backend,
+                   backend_options=backend_options(ev.backend, ev.backend_options, config),
                    out=stage_dir / EVAL_DIR, run_name=run_name, overwrite=overwrite)
     outcome = run_eval(rc, command=["specs-train", "eval", run_name], log=log)
     return {"run": f"{EVAL_DIR}/{run_name}", "results": headline(outcome.results)}
+
+
+def backend_options(backend: str, options: dict[str, Any], config: PipelineConfig) -> dict[str, Any]:
+    """The run engine's backend options: the HF backend runs where training runs."""
+    if backend == "hf":
+        return {"device": config.runtime.device, "dtype": "auto", "threads": config.runtime.threads, **options}
+    return dict(options)
 
 
 def headline(results: RunResults) -> dict[str, dict[str, dict[str, Any]]]:
