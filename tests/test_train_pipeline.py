@@ -144,3 +144,15 @@ def test_quick_pipeline_runs_every_stage_on_the_tiny_base(tmp_path):
 
     run = load_training(out)
     assert [s.name for s in run.stages] == ["00-base", "01-zero-rl", "02-distill", "03-cold-start", "04-rl"]
+
+
+def test_redo_removes_the_stage_and_every_later_one(tmp_path):
+    from training.manifest import StageError
+    from training.pipeline import FOLDERS, redo_from
+
+    for f in FOLDERS.values():
+        (tmp_path / f).mkdir()
+    redo_from(tmp_path, "cold-start", log=lambda s: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00-base", "01-zero-rl", "02-distill"]
+    with pytest.raises(StageError, match="unknown stage for --redo"):
+        redo_from(tmp_path, "sft", log=lambda s: None)
