@@ -73,3 +73,24 @@ def test_profiles_resolve_by_name_and_the_command_hands_off_to_accelerate(tmp_pa
     assert cmd[cmd.index("--num_processes") + 1] == "4" and cmd[-3:] == ["-m", "training.worker", str(tmp_path)]
     with pytest.raises(Exception, match="unknown accelerate profile"):
         resolve_profile("zero4")
+
+
+def test_paper_preset_resolves_to_trainer_arguments_on_eight_processes(tmp_path):
+    """What the 7B run hands trl: the paper's global batches over 8 GPUs, DAPO, vLLM, bf16."""
+    from trl import DPOConfig, GRPOConfig
+
+    from training.stages.train import cold_start_args, grpo_args
+
+    c = load_config("qwen2.5-vl-7b")
+    g = grpo_args(c.rl, c, "rl", tmp_path, nproc=8)
+    assert g["per_device_train_batch_size"] * 8 * g["gradient_accumulation_steps"] == 128
+    assert g["generation_batch_size"] == 128 * 8 and g["num_generations"] == 8
+    assert (g["use_vllm"], g["vllm_mode"], g["bf16"], g["beta"], g["loss_type"]) == (True, "colocate", True, 0.0, "dapo")
+    assert (g["epsilon"], g["epsilon_high"], g["learning_rate"], g["max_steps"]) == (0.2, 0.28, 1e-6, 800)
+    d = cold_start_args(c.cold_start, c, tmp_path, nproc=8)
+    assert d["per_device_train_batch_size"] * 8 * d["gradient_accumulation_steps"] == 64
+    assert (d["loss_type"], d["loss_weights"], d["beta"], d["max_length"]) == (["sigmoid", "sft"], [1.0, 1.0], 0.1, 16384)
+    # trl 1.16 accepts every key (built here on CPU: bf16 and vLLM need a GPU only when training starts)
+    cpu = {"use_cpu": True, "bf16": False}
+    assert GRPOConfig(**{**g, **cpu}).use_vllm
+    assert DPOConfig(**{**d, **cpu}).loss_weights == [1.0, 1.0]

@@ -173,7 +173,7 @@ def show_config(preset, overrides, launch, num_processes, launch_args, quick, li
     """Print the resolved config (preset + overrides) with the derived per-device batches."""
     import yaml
 
-    from training.config import derive_batch, list_presets
+    from training.config import list_presets
     from training.launch import list_profiles
 
     if list_only:
@@ -182,18 +182,21 @@ def show_config(preset, overrides, launch, num_processes, launch_args, quick, li
         return
     config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
     click.echo(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    n, micro = config.runtime.num_processes, config.runtime.per_device_micro_batch
-    for key in ("zero_rl", "rl"):
+    from training.stages.train import cold_start_args, grpo_args
+
+    n = config.runtime.num_processes
+    for key, stage in (("zero_rl", "zero-rl"), ("rl", "rl")):
         c = getattr(config, key)
-        pd, acc = derive_batch(c.global_batch_size, n, micro, key)
-        click.echo(f"# {key}: {c.global_batch_size} completions/step = {pd} per device × {n} processes × {acc} "
-                   f"accumulation; {c.generation_batch_size // c.global_batch_size} optimizer step(s) per rollout of "
+        a = grpo_args(c, config, stage, Path("."), nproc=n)
+        click.echo(f"# {key}: {c.global_batch_size} completions/step = {a['per_device_train_batch_size']} per device × "
+                   f"{n} processes × {a['gradient_accumulation_steps']} accumulation; "
+                   f"{c.generation_batch_size // c.global_batch_size} optimizer step(s) per rollout of "
                    f"{c.prompts_per_generation} prompts × {c.num_generations}")
     c = config.cold_start
-    micro_pairs = micro if c.method == "sft" else max(1, micro // 2)
-    pd, acc = derive_batch(c.global_batch_size, n, micro_pairs, "cold_start")
-    click.echo(f"# cold_start: {c.global_batch_size} {'examples' if c.method == 'sft' else 'pairs'}/step = {pd} per "
-               f"device × {n} processes × {acc} accumulation")
+    a = cold_start_args(c, config, Path("."), nproc=n)
+    click.echo(f"# cold_start: {c.global_batch_size} {'examples' if c.method == 'sft' else 'pairs'}/step = "
+               f"{a['per_device_train_batch_size']} per device × {n} processes × {a['gradient_accumulation_steps']} "
+               "accumulation")
 
 
 @click.command("vllm-serve", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

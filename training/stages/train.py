@@ -103,10 +103,10 @@ def _load(model_ref: str, config: PipelineConfig) -> tuple[Any, Any]:
     return model, processor
 
 
-def _grpo_config(cfg: GRPOStageConfig, config: PipelineConfig, stage: str, stage_dir: Path) -> Any:
-    from trl import GRPOConfig
-
-    nproc = world()[1]
+def grpo_args(cfg: GRPOStageConfig, config: PipelineConfig, stage: str, stage_dir: Path,
+              nproc: int | None = None) -> dict[str, Any]:
+    """GRPOConfig keyword arguments for a stage (global batches split over ``nproc`` processes)."""
+    nproc = nproc or world()[1]
     per_device, accum = derive_batch(cfg.global_batch_size, nproc, config.runtime.per_device_micro_batch,
                                      f"stage {stage}: global_batch_size")
     if cfg.generation_batch_size % cfg.global_batch_size:
@@ -130,7 +130,13 @@ def _grpo_config(cfg: GRPOStageConfig, config: PipelineConfig, stage: str, stage
     if cfg.vllm_max_model_length:
         args["vllm_max_model_length"] = cfg.vllm_max_model_length
     args.update(cfg.trainer_overrides)
-    return _make(GRPOConfig, args, stage)
+    return args
+
+
+def _grpo_config(cfg: GRPOStageConfig, config: PipelineConfig, stage: str, stage_dir: Path) -> Any:
+    from trl import GRPOConfig
+
+    return _make(GRPOConfig, grpo_args(cfg, config, stage, stage_dir), stage)
 
 
 def _make(cls: type, args: dict[str, Any], stage: str) -> Any:
@@ -270,6 +276,28 @@ def load_pairs(path: Path, stage: str) -> list[PairRecord]:
     return pairs
 
 
+def cold_start_args(cfg: ColdStartConfig, config: PipelineConfig, stage_dir: Path, nproc: int | None = None
+                    ) -> dict[str, Any]:
+    """SFTConfig (method ``sft``) or DPOConfig keyword arguments for the cold start.
+
+    ``dpo+sft`` is trl's ``loss_type=["sigmoid", "sft"]`` with ``loss_weights=[1, λ]``
+    (λ = 0 is plain DPO). A DPO forward holds chosen and rejected, so half the micro batch.
+    """
+    nproc = nproc or world()[1]
+    micro = config.runtime.per_device_micro_batch
+    if cfg.method != "sft":
+        micro = max(1, micro // 2)
+    per_device, accum = derive_batch(cfg.global_batch_size, nproc, micro, "stage cold-start: global_batch_size")
+    args = {**common_args(config, cfg, stage_dir), "per_device_train_batch_size": per_device,
+            "gradient_accumulation_steps": accum, "max_length": cfg.max_length}
+    if cfg.method != "sft":
+        losses, weights = (["sigmoid", "sft"], [1.0, cfg.sft_weight]) if (
+            cfg.method == "dpo+sft" and cfg.sft_weight > 0) else (["sigmoid"], [1.0])
+        args.update(beta=cfg.beta, loss_type=losses, loss_weights=weights)
+    args.update(cfg.trainer_overrides)
+    return args
+
+
 def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs: dict[str, str]) -> dict[str, Any]:
     from training import preflight
     from training.config import DataConfig
@@ -291,43 +319,28 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     if drift:
         raise StageError(stage, f"{len(drift)} pair prompt(s) (e.g. {drift[0]}) differ from the prompts the pairs "
                          "were sampled with (data or prompt changed); rerun distill")
-    nproc = world()[1]
     model, processor = _load(inputs["model"], config)
     preflight.check_chat_template(processor, stage, inputs["model"])
     preflight.check_token_ids(processor, model.config, stage, inputs["model"])
     callbacks = [make_metrics_callback(stage_dir / METRICS_FILE, stage, _echo)]
-    common = common_args(config, cfg, stage_dir)
+    args_dict = cold_start_args(cfg, config, stage_dir)
     if cfg.method == "sft":
         from trl import SFTConfig, SFTTrainer
 
-        rows = sft_rows(pairs, by_id)
-        per_device, accum = derive_batch(cfg.global_batch_size, nproc, config.runtime.per_device_micro_batch,
-                                         f"stage {stage}: global_batch_size")
-        args = _make(SFTConfig, {**common, "per_device_train_batch_size": per_device,
-                                 "gradient_accumulation_steps": accum, "max_length": cfg.max_length,
-                                 **cfg.trainer_overrides}, stage)
-        dataset = to_dataset(rows)
+        args = _make(SFTConfig, args_dict, stage)
+        dataset = to_dataset(sft_rows(pairs, by_id))
         trainer = SFTTrainer(model=model, processing_class=processor, args=args, train_dataset=dataset,
                              callbacks=callbacks)
         what = f"{min(PREFLIGHT_EXAMPLES, len(dataset))} SFT examples"
     else:
         from trl import DPOConfig, DPOTrainer
 
-        rows = dpo_rows(pairs, by_id)
-        # a DPO forward holds chosen and rejected: half the micro batch in pairs
-        per_device, accum = derive_batch(cfg.global_batch_size, nproc,
-                                         max(1, config.runtime.per_device_micro_batch // 2),
-                                         f"stage {stage}: global_batch_size")
-        losses, weights = (["sigmoid", "sft"], [1.0, cfg.sft_weight]) if (
-            cfg.method == "dpo+sft" and cfg.sft_weight > 0) else (["sigmoid"], [1.0])
-        args = _make(DPOConfig, {**common, "per_device_train_batch_size": per_device,
-                                 "gradient_accumulation_steps": accum, "max_length": cfg.max_length,
-                                 "beta": cfg.beta, "loss_type": losses, "loss_weights": weights,
-                                 **cfg.trainer_overrides}, stage)
-        dataset = to_dataset(rows)
+        args = _make(DPOConfig, args_dict, stage)
+        dataset = to_dataset(dpo_rows(pairs, by_id))
         trainer = DPOTrainer(model=model, processing_class=processor, args=args, train_dataset=dataset,
                              callbacks=callbacks)
         what = f"{min(PREFLIGHT_EXAMPLES, len(dataset))} preference pairs"
+    per_device, accum, nproc = args.per_device_train_batch_size, args.gradient_accumulation_steps, world()[1]
     examples = [dataset[i] for i in range(min(PREFLIGHT_EXAMPLES, len(dataset)))]
     pf = preflight.check_collated(trainer.data_collator, examples, processor, model.config, stage, cfg.max_length, what)
     result = _train(trainer, stage, stage_dir)
