@@ -48,6 +48,12 @@ class ScoreResult(_Record):
     format_ok: bool | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def error(cls, exc: BaseException) -> ScoreResult:
+        """The verdict for a scorer that raised: wrong, counted as ``error``, with the reason kept."""
+        return cls(score=0.0, correct=False, parse_status="error", method="error",
+                   details={"error": f"{type(exc).__name__}: {exc}"})
+
 
 class Response(_Record):
     """What a scorer needs from a generation: the text and how it ended.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -72,6 +72,22 @@ class Prompt:
         parts: list[dict[str, Any]] = [{"type": "image", "index": i} for i in range(len(images))]
         parts.append({"type": "text", "text": text})
         return cls(parts=parts, images=list(images), system=system)
+
+
+def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
+               fn: Callable[[dict[str, Any], Response], ScoreResult]) -> list[ScoreResult]:
+    """Score aligned rows and responses one by one, in order.
+
+    A scorer that raises on one row yields a counted ``error`` verdict for that row, never
+    a crash mid-file (every benchmark's ``score`` goes through here).
+    """
+    out = []
+    for row, resp in zip(rows, responses, strict=True):
+        try:
+            out.append(fn(row, resp))
+        except Exception as e:
+            out.append(ScoreResult.error(e))
+    return out
 
 
 def image_hash(img: Any) -> str:

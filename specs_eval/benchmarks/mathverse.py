@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
 from specs_eval.records import Response, ScoreResult
@@ -81,17 +81,9 @@ class MathVerse(Benchmark):
     def score(self, rows: Sequence[dict[str, Any]], responses: Sequence[Response], profile: str | None = None
               ) -> list[ScoreResult]:
         profile = self.check_profile(profile)
-        out = []
-        for row, resp in zip(rows, responses, strict=True):
-            try:
-                if profile == "rules":
-                    out.append(mvs.score_rules(row, resp.text))
-                else:
-                    out.append(self._score_judged(row, resp, profile))
-            except Exception as e:
-                out.append(ScoreResult(score=0.0, correct=False, parse_status="error", method="error",
-                                       details={"error": f"{type(e).__name__}: {e}"}))
-        return out
+        if profile == "rules":
+            return score_each(rows, responses, lambda row, resp: mvs.score_rules(row, resp.text))
+        return score_each(rows, responses, lambda row, resp: self._score_judged(row, resp, profile))
 
     def _score_judged(self, row: dict[str, Any], resp: Response, profile: str) -> ScoreResult:
         details: dict[str, Any] = {}

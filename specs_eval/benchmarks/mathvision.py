@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
 from specs_eval.records import Response, ScoreResult
@@ -81,21 +81,17 @@ class MathVision(Benchmark):
     def score(self, rows: Sequence[dict[str, Any]], responses: Sequence[Response], profile: str | None = None
               ) -> list[ScoreResult]:
         self.check_profile(profile)
-        out = []
-        for row, resp in zip(rows, responses, strict=True):
-            try:
-                if not resp.text.strip():
-                    out.append(ScoreResult(score=0.0, correct=False, parse_status="empty", method="empty"))
-                    continue
-                answer = mvr.extract_model_answer(resp.text)
-                gold = str(row.get("answer", ""))
-                ok = mvr.is_equal(gold, answer) or mvr.is_equal(gold_option_text(row), answer)
-                out.append(ScoreResult(score=float(ok), correct=ok, prediction=answer, extracted=answer,
-                                       parse_status="ok" if answer else "failed", method="official"))
-            except Exception as e:
-                out.append(ScoreResult(score=0.0, correct=False, parse_status="error", method="error",
-                                       details={"error": f"{type(e).__name__}: {e}"}))
-        return out
+        return score_each(rows, responses, self._score_one)
+
+    @staticmethod
+    def _score_one(row: dict[str, Any], resp: Response) -> ScoreResult:
+        if not resp.text.strip():
+            return ScoreResult(score=0.0, correct=False, parse_status="empty", method="empty")
+        answer = mvr.extract_model_answer(resp.text)
+        gold = str(row.get("answer", ""))
+        ok = mvr.is_equal(gold, answer) or mvr.is_equal(gold_option_text(row), answer)
+        return ScoreResult(score=float(ok), correct=ok, prediction=answer, extracted=answer,
+                           parse_status="ok" if answer else "failed", method="official")
 
     def meta(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"subject": row.get("subject"), "level": row.get("level")}

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
 from specs_eval.records import Response, ScoreResult
@@ -90,17 +90,10 @@ class MathVista(Benchmark):
     def score(self, rows: Sequence[dict[str, Any]], responses: Sequence[Response], profile: str | None = None
               ) -> list[ScoreResult]:
         profile = self.check_profile(profile)
-        out = []
-        for row, resp in zip(rows, responses, strict=True):
-            try:
-                if profile == "rules":
-                    out.append(self._score_rules(row, resp))
-                else:
-                    out.append(self._score_official(row, resp, use_given=profile == "official"))
-            except Exception as e:  # counted, never a crash mid-file
-                out.append(ScoreResult(score=0.0, correct=False, parse_status="error", method="error",
-                                       details={"error": f"{type(e).__name__}: {e}"}))
-        return out
+        if profile == "rules":
+            return score_each(rows, responses, self._score_rules)
+        return score_each(rows, responses,
+                          lambda row, resp: self._score_official(row, resp, use_given=profile == "official"))
 
     @staticmethod
     def _verdict(pred: str | None, row: dict[str, Any]) -> bool:

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, Prompt
+from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, Prompt, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
 from specs_eval.records import Response, ScoreResult
@@ -123,14 +123,7 @@ class MMMU(Benchmark):
         # One random stream per scoring pass, consumed in file order (see module docstring).
         rng = {"official": random.Random(rules.OFFICIAL_SEED),
                "lmms-eval": random.Random(rules.LMMS_EVAL_SEED)}.get(profile)
-        out = []
-        for row, resp in zip(rows, responses, strict=True):
-            try:
-                out.append(self._score_one(row, resp.text, profile, rng))
-            except Exception as e:  # a scorer bug is counted, never a crash mid-file
-                out.append(ScoreResult(score=0.0, correct=False, parse_status="error", method="error",
-                                       details={"error": f"{type(e).__name__}: {e}"}))
-        return out
+        return score_each(rows, responses, lambda row, resp: self._score_one(row, resp.text, profile, rng))
 
     def _score_one(self, row: dict[str, Any], text: str, profile: str, rng: random.Random | None) -> ScoreResult:
         withheld = str(row.get("id", "")).startswith("test_")
