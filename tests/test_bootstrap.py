@@ -68,7 +68,7 @@ from training.bootstrap import LOG_FILE, META_FILE, RESUME_DIR, BootstrapConfig,
 
 
 def _cfg(out: Path, **kw) -> BootstrapConfig:
-    base = dict(out=str(out), size="micro", steps=4, batch_size=4, tokenizer_items=100, eval_every=2,
+    base = dict(out=str(out), size="micro", steps=4, batch_size=4, tokenizer_items=100, eval_every=0,
                 eval_items=4, final_eval_items=3, diversity_items=2, checkpoint_every=2, log_every=1,
                 keep_state=True)
     return BootstrapConfig(**(base | kw))
