@@ -48,6 +48,12 @@ class ScoreResult(_Record):
     format_ok: bool | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def error(cls, exc: BaseException) -> ScoreResult:
+        """The verdict for a scorer that raised: wrong, counted as ``error``, with the reason kept."""
+        return cls(score=0.0, correct=False, parse_status="error", method="error",
+                   details={"error": f"{type(exc).__name__}: {exc}"})
+
 
 class Response(_Record):
     """What a scorer needs from a generation: the text and how it ended.
@@ -72,7 +78,9 @@ class TokenStats(_Record):
     ``nucleus_mean`` is the mean size of the top-p (``top_p``) nucleus over generated
     tokens: the rollout branching factor of one rollout. ``entropy_mean`` is the mean
     next-token entropy in nats. ``approx`` names the approximation when they were
-    estimated from top-k log-probs rather than the full distribution.
+    estimated from top-k log-probs rather than the full distribution (then both means
+    are lower bounds, and ``n_censored`` counts positions whose nucleus exceeded the
+    top k; see ``backends/topk.py``).
     """
 
     n_tokens: int
@@ -80,6 +88,7 @@ class TokenStats(_Record):
     entropy_mean: float
     top_p: float = 0.95
     approx: str | None = None
+    n_censored: int | None = None
 
 
 class GenerationRecord(_Record):
@@ -161,7 +170,8 @@ class SplitMetrics(_Record):
 
     n: int
     n_samples: int
-    accuracy: float
+    #: mean score of the scored samples; ``None`` when none could be scored (e.g. no judge)
+    accuracy: float | None
     format_compliance: float | None = None
     parse_failure_rate: float = 0.0
     fallback_rate: float = 0.0
@@ -197,6 +207,9 @@ class ModelInfo(_Record):
     processor: dict[str, Any] = Field(default_factory=dict)
     dtype: str | None = None
     device: str | None = None
+    #: remote/engine backends: where and how outputs were produced (base URL, served model name,
+    #: whether the server honoured ``n`` and returned log-probs, parallel settings)
+    endpoint: dict[str, Any] = Field(default_factory=dict)
 
 
 class GenerationSettings(_Record):
@@ -224,6 +237,7 @@ class TaskSpec(_Record):
     profile: str | None = None
     limit: int | None = None
     data: str | None = None
+    data_seed: int = 0  # generated benchmarks only; independent of the sampling seed
 
 
 class RunManifest(_Record):

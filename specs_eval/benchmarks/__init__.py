@@ -13,6 +13,11 @@ from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, P
 
 _REGISTRY: dict[str, str] = {
     "toyworld": "specs_eval.benchmarks.toy:ToyWorld",
+    "mmmu": "specs_eval.benchmarks.mmmu:MMMU",
+    "mathvista": "specs_eval.benchmarks.mathvista:MathVista",
+    "mathvision": "specs_eval.benchmarks.mathvision:MathVision",
+    "mathverse": "specs_eval.benchmarks.mathverse:MathVerse",
+    "megabench": "specs_eval.benchmarks.megabench:MegaBench",
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,6 +74,22 @@ class Prompt:
         return cls(parts=parts, images=list(images), system=system)
 
 
+def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
+               fn: Callable[[dict[str, Any], Response], ScoreResult]) -> list[ScoreResult]:
+    """Score aligned rows and responses one by one, in order.
+
+    A scorer that raises on one row yields a counted ``error`` verdict for that row, never
+    a crash mid-file (every benchmark's ``score`` goes through here).
+    """
+    out = []
+    for row, resp in zip(rows, responses, strict=True):
+        try:
+            out.append(fn(row, resp))
+        except Exception as e:
+            out.append(ScoreResult.error(e))
+    return out
+
+
 def image_hash(img: Any) -> str:
     try:
         return hashlib.sha256(img.tobytes() + repr((img.size, img.mode)).encode()).hexdigest()[:16]
@@ -120,6 +136,12 @@ class Benchmark(ABC):
     id_splits: ClassVar[tuple[str, ...]] = ()
     ood_splits: ClassVar[tuple[str, ...]] = ()
     default_max_new_tokens: ClassVar[int] = 1024
+    #: splits whose gold answers are withheld (scored by the benchmark's server from a submission file)
+    answers_withheld: ClassVar[tuple[str, ...]] = ()
+    #: profiles that need ``self.judge`` (an object implementing ``specs_eval.judge.Judge``)
+    judge_profiles: ClassVar[tuple[str, ...]] = ()
+    #: the judge used by ``judge_profiles``; set by the CLI (``--judge-url``) or by tests
+    judge: Any = None
 
     @abstractmethod
     def load(
@@ -159,6 +181,26 @@ class Benchmark(ABC):
     def official_breakdown(self, records: Sequence[Any]) -> dict[str, Any]:
         """The official script's aggregate layout (e.g. MMMU subject → discipline)."""
         return {}
+
+    def submission(self, split: str, samples: Sequence[Any]) -> dict[str, Any] | None:
+        """The official submission file for a split with withheld answers (``None``: none defined)."""
+        return None
+
+    def write_extra_outputs(self, split: str, samples: Sequence[Any], out_dir: Path) -> list[Path]:
+        """Official side files for a scored split (e.g. ``submission.json`` when answers are withheld).
+
+        ``specs-eval score`` writes them into its output folder and ``specs-eval run`` into
+        ``<run>/official/<benchmark>/<split>/``; benchmarks add their own (MEGA-Bench's
+        evaluator files) by overriding and calling ``super()``.
+        """
+        from specs_eval.io import atomic_write_json
+
+        files: list[Path] = []
+        if split in self.answers_withheld:
+            sub = self.submission(split, samples)
+            if sub is not None:
+                files.append(atomic_write_json(Path(out_dir) / "submission.json", sub))
+        return files
 
     def check_profile(self, profile: str | None) -> str:
         profile = profile or self.default_profile

@@ -30,7 +30,7 @@ def score_toy(row: dict[str, Any], text: str, finish_reason: str = "stop") -> Sc
     try:
         return _score(row, text, finish_reason)
     except Exception as e:  # pragma: no cover - defensive: a scorer must not crash a run
-        return ScoreResult(score=0.0, correct=False, parse_status="error", method="error", details={"error": repr(e)})
+        return ScoreResult.error(e)
 
 
 def _score(row: dict[str, Any], text: str, finish_reason: str) -> ScoreResult:

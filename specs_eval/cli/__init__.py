@@ -7,6 +7,7 @@ module; known user errors end as one red line and exit code 2, never a traceback
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -19,6 +20,13 @@ from specs_eval import __version__
 COMMANDS: dict[str, str] = {
     "run": "specs_eval.cli.run:run",
     "ls": "specs_eval.cli.ls:ls",
+    "merge": "specs_eval.cli.merge:merge",
+    "toyworld": "specs_eval.cli.toyworld:toyworld",
+    "score": "specs_eval.cli.score:score",
+    "import": "specs_eval.cli.importer:import_",
+    "report": "specs_eval.cli.report:report",
+    "serve": "specs_eval.cli.serve:serve",
+    "export-lmms-eval": "specs_eval.cli.lmms:export_lmms_eval",
 }
 
 
@@ -65,8 +73,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="specs-eval", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.secho("aborted", fg="red", err=True)
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.secho("interrupted: finished samples are kept; run the same command again to resume",
+                        fg="yellow", err=True)
+        else:
+            click.secho("aborted", fg="red", err=True)
         sys.exit(130)
     except click.ClickException as e:
         e.show()
@@ -79,7 +91,7 @@ def main(argv: list[str] | None = None) -> Any:
         click.secho(f"error: {e}", fg="red", err=True)
         sys.exit(2)
     except OSError as e:
-        if e.errno == 28:  # ENOSPC
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             click.secho(f"error: disk full while writing {e.filename or 'output'}; free space and run again to resume",
                         fg="red", err=True)
             sys.exit(2)

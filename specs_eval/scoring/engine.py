@@ -123,24 +123,35 @@ def split_metrics(samples: Sequence[SampleRecord], breakdown_keys: Sequence[str]
     """Headline metrics of one split; ``profile`` picks a non-headline profile's scores."""
 
     def verdict(s: SampleRecord) -> ScoreResult:
-        if profile is None or profile not in s.scores:
-            return ScoreResult(score=s.score, correct=s.correct, prediction=s.prediction, parse_status=s.parse_status)
-        return s.scores[profile]
+        if profile is not None and profile in s.scores:
+            return s.scores[profile]
+        if s.profile in s.scores:
+            return s.scores[s.profile]
+        return ScoreResult(score=s.score, correct=s.correct, prediction=s.prediction, parse_status=s.parse_status)
 
     verdicts = [verdict(s) for s in samples]
+    # A verdict marked ``not_scored`` (e.g. MEGA-Bench's open set without a judge) has no
+    # score: it is counted, never averaged in as a zero.
+    scored = [not v.details.get("not_scored") for v in verdicts]
+    n_not_scored = scored.count(False)
     n_items = len({s.id for s in samples})
     fmt_known = [s.format_ok for s in samples if s.format_ok is not None]
     tokens = [s.n_tokens for s in samples if s.n_tokens is not None]
     extra: dict[str, Any] = {}
+    if n_not_scored:
+        extra["n_not_scored"] = n_not_scored
     if fmt_known:
-        extra["strict_accuracy"] = _mean(float(v.correct and bool(s.format_ok)) for s, v in zip(samples, verdicts, strict=True))
+        extra["strict_accuracy"] = _mean(float(v.correct and bool(s.format_ok))
+                                         for s, v, ok in zip(samples, verdicts, scored, strict=True) if ok)
     sticky = [s.meta["in_trained_format"] for s in samples if "in_trained_format" in s.meta]
     if sticky:
         extra["format_stickiness"] = _mean(float(x) for x in sticky)
     breakdowns: dict[str, dict[str, dict[str, float]]] = {}
     for key in breakdown_keys:
         groups: dict[str, list[float]] = defaultdict(list)
-        for s, v in zip(samples, verdicts, strict=True):
+        for s, v, ok in zip(samples, verdicts, scored, strict=True):
+            if not ok:
+                continue
             value = s.meta.get(key)
             values = value if isinstance(value, list) else [value]
             for val in values:
@@ -152,7 +163,8 @@ def split_metrics(samples: Sequence[SampleRecord], breakdown_keys: Sequence[str]
     return SplitMetrics(
         n=n_items,
         n_samples=n,
-        accuracy=_mean(v.score for v in verdicts),
+        accuracy=_mean(v.score for v, ok in zip(verdicts, scored, strict=True) if ok) if any(scored) or not verdicts
+        else None,
         format_compliance=_mean(float(x) for x in fmt_known) if fmt_known else None,
         parse_failure_rate=_mean(float(v.parse_status in ("failed", "empty")) for v in verdicts),
         fallback_rate=_mean(float(v.parse_status == "fallback") for v in verdicts),

@@ -17,9 +17,8 @@ MAX_SCAN = 20_000
 
 _THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-# A full stop ends the phrase only when whitespace or the end follows it, so that
-# "the answer is 2.5." gives 2.5, not 2.
 _ANSWER_IS_RE = re.compile(
+    # the phrase ends at a sentence-final period (not a decimal point), a newline or the end
     r"(?:final answer|the answer|answer)\s*(?:is|:)\s*[:\s]*([^\n]+?)\s*(?:\.(?=\s|$)|\n|$)", re.IGNORECASE
 )
 _FINAL_TAG_RE = re.compile(r"<final>(.*?)</final>", re.DOTALL | re.IGNORECASE)

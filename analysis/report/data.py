@@ -1,0 +1,552 @@
+"""Everything a comparison report shows, as one JSON-able dict computed from stored files.
+
+Why a data layer: the HTML, the JSON companion and the Markdown table are three views of
+this one dict, so they cannot disagree; the HTML embeds it once. It is a pure function
+of the run directories (and training directories) plus options: no clock, no network,
+stable ordering, so the same inputs give byte-identical reports.
+
+Units: every rate (accuracy, compliance, pass@k, group rates, stickiness) is in percent;
+GF gains and deltas in percentage points; distinct answers a count; entropies in nats;
+RBF in tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.compare import pair_split, run_pair_flags
+from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
+from analysis.flags import Flag, sort_flags
+from analysis.frames import Run, load_run, samples_frame, split_frame
+from analysis.gf import DEFAULT_BETA, GFConfig, check_user_splits, compute_gf, resolve_config
+from analysis.leaderboard import Column, load_leaderboard, place_runs
+from analysis.metrics import check_metric, item_sums
+from analysis.report.thumbs import ThumbnailSource
+from analysis.stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ratio, paired_compare
+from analysis.stuckness import split_exploration
+from analysis.training_logs import (
+    CURVE_KEYS,
+    TrainingRun,
+    is_training_dir,
+    load_training,
+    summarize_groups,
+    training_frame,
+)
+
+REPORT_SCHEMA_VERSION = 1
+MAX_RESPONSE_CHARS = 2000
+PERCENT_METRICS = {
+    "pass@1", "pass@k", "exploration_gap", "majority@k", "unsolvable@k", "zero_variance@k", "all_correct@k",
+    "all_wrong@k", "format_stickiness", "shift_compliance", "token_stats_coverage",
+}
+
+
+@dataclass
+class ReportOptions:
+    """What the user chose; recorded in the report (``data_paths`` by benchmark name only)."""
+
+    baseline: str | None = None
+    metric: str = "accuracy"
+    profile: str | None = None
+    beta: float = DEFAULT_BETA
+    id_splits: list[str] | None = None
+    ood_splits: list[str] | None = None
+    ood_weights: dict[str, float] | None = None
+    n_boot: int = DEFAULT_N_BOOT
+    seed: int = 0
+    level: float = DEFAULT_LEVEL
+    group_k: int | None = None
+    reward: str = "accuracy"
+    max_disagreements: int = 10
+    leaderboard: str | None = None
+    data_paths: dict[str, str] = field(default_factory=dict)
+    thumbnails: bool = True
+    common_items: bool = False
+    title: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["data_paths"] = sorted(self.data_paths)  # never embed local paths
+        return d
+
+
+def _r(x: Any, nd: int = 6) -> Any:
+    """Round floats recursively (stable JSON, small files); NaN/inf become None."""
+    if isinstance(x, float):
+        return None if not math.isfinite(x) else round(x, nd)
+    if isinstance(x, dict):
+        return {k: _r(v, nd) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_r(v, nd) for v in x]
+    return x
+
+
+def _pct(e: Any) -> Any:
+    if e is None:
+        return None
+    return {k: (None if v is None else 100.0 * v) if k in ("value", "lo", "hi") else v for k, v in e.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _load_inputs(inputs: Sequence[str | Path | Run], training: Sequence[str | Path | TrainingRun]
+                 ) -> tuple[list[Run], list[dict[str, str]], list[TrainingRun], list[Flag], list[str]]:
+    runs: list[Run] = []
+    failed: list[dict[str, str]] = []
+    trains: list[TrainingRun] = []
+    flags: list[Flag] = []
+    order: list[str] = []  # first input's identity, for the default baseline
+    for x in inputs:
+        if isinstance(x, Run):
+            runs.append(x)
+            order.append(f"run:{len(runs) - 1}")
+            continue
+        p = Path(x)
+        if p.is_dir() and not (p / "samples.jsonl").exists() and is_training_dir(p):
+            training = [*training, p]
+            continue
+        try:
+            runs.append(load_run(p))
+            order.append(f"run:{len(runs) - 1}")
+        except RunLoadError as e:
+            failed.append({"dir": p.name, "error": str(e)})
+            order.append(f"failed:{p.name}")
+            flags.append(Flag("refuse", "run_not_loaded", f"{p.name} not included: {e}", f"run:{p.name}"))
+    for t in training:
+        if isinstance(t, TrainingRun):
+            trains.append(t)
+            continue
+        try:
+            trains.append(load_training(t))
+        except TrainingLogError as e:
+            flags.append(Flag("refuse", "training_not_loaded", f"{Path(t).name} not included: {e}",
+                              f"training:{Path(t).name}"))
+    seen: dict[str, int] = defaultdict(int)
+    for r in runs:
+        seen[r.name] += 1
+        if seen[r.name] > 1:
+            new = f"{r.name}#{seen[r.name]}"
+            flags.append(Flag("info", "renamed_run", f"two runs are named {r.name!r}; the one in {r.path.name} is "
+                              f"shown as {new!r}", f"run:{new}"))
+            r.name = new
+    return runs, failed, trains, flags, order
+
+
+def _pick_baseline(runs: list[Run], order: list[str], wanted: str | None, flags: list[Flag]) -> Run | None:
+    if not runs:
+        return None
+    if wanted is None:
+        first = order[0]
+        if first.startswith("failed:"):
+            flags.append(Flag("refuse", "baseline_not_loaded", f"the baseline ({first[7:]}, the first run given) could "
+                              "not be loaded; no deltas or GF are computed", "report"))
+            return None
+        return runs[int(first.split(":")[1])]
+    for i, r in enumerate(runs):
+        if wanted in (r.name, r.path.name, str(i)):
+            return r
+    flags.append(Flag("refuse", "baseline_not_loaded", f"baseline {wanted!r} is not among the loaded runs; no deltas "
+                      "or GF are computed", "report"))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def _split_order(bench: str, splits: set[str], config: GFConfig | None) -> list[tuple[str, str]]:
+    """(split, role) with ID splits first, then OOD splits, then the rest (sorted)."""
+    out: list[tuple[str, str]] = []
+    if config is not None:
+        out += [(s, "ID") for s in config.id_splits]
+        out += [(s, "OOD") for s in config.ood_splits]
+    known = {s for s, _ in out}
+    out += [(s, "") for s in sorted(splits - known)]
+    return out
+
+
+def _scope_flags(flags: list[Flag], scope: str) -> list[Flag]:
+    return [f for f in flags if f.scope == scope]
+
+
+def _fl(flags: list[Flag]) -> dict[str, list[str]]:
+    """A cell's flags: codes, and the messages a reader needs (warnings shown as ⚠, refusals as reasons)."""
+    return {"flags": sorted({f.code for f in flags}),
+            "warnings": sorted({f.message for f in flags if f.severity == "warn"}),
+            "reasons": sorted({f.message for f in flags if f.severity == "refuse"})}
+
+
+def _headline(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: str, order: list[tuple[str, str]],
+              opt: ReportOptions, pair_flags: dict[str, list[Flag]], all_flags: list[Flag]) -> list[dict[str, Any]]:
+    rows = []
+    for split, role in order:
+        scope = f"{bench}/{split}"
+        cells: dict[str, Any] = {}
+        for r in runs:
+            part = split_frame(df, r.name, bench, split)
+            t = item_sums(part, opt.metric, opt.profile)
+            rf = [f for f in r.flags if f.scope == scope]
+            if len(t) == 0:
+                reason = ("no samples" if len(part) == 0 else f"{opt.metric} undefined")
+                cells[r.name] = {"value": None, "lo": None, "hi": None, "n_items": int(part["id"].nunique()),
+                                 "n_samples": len(part), "note": reason, **_fl(rf)}
+                continue
+            e = bootstrap_ratio(t["s"].to_numpy(), t["m"].to_numpy(), opt.n_boot,
+                                (opt.seed, r.name, bench, split, opt.metric, opt.profile), opt.level)
+            cells[r.name] = {"value": 100 * e.value, "lo": None if e.lo is None else 100 * e.lo,
+                             "hi": None if e.hi is None else 100 * e.hi, "n_items": int(part["id"].nunique()),
+                             "n_samples": len(part), "note": None, **_fl(rf)}
+        deltas: dict[str, Any] = {}
+        if baseline is not None:
+            for r in runs:
+                if r is baseline:
+                    continue
+                pf = [f for f in pair_flags[r.name] if f.scope in (scope, bench, f"run:{r.name}")]
+                pf += [f for f in r.flags if f.scope in (scope, f"run:{r.name}") and f.severity == "warn"]
+                if any(f.severity == "refuse" for f in pf):
+                    deltas[r.name] = {"status": "refused", **_fl(pf)}
+                    continue
+                paired = pair_split(split_frame(df, baseline.name, bench, split), split_frame(df, r.name, bench, split),
+                                    opt.metric, opt.profile, opt.common_items, (baseline.name, r.name), scope)
+                all_flags.extend(paired.flags)
+                pf = pf + paired.flags
+                if paired.refused:
+                    deltas[r.name] = {"status": "refused", **_fl(pf)}
+                    continue
+                res = paired_compare(paired.sa, paired.ma, paired.sb, paired.mb, opt.n_boot,
+                                     (opt.seed, "delta", baseline.name, r.name, bench, split, opt.metric, opt.profile),
+                                     opt.level)
+                deltas[r.name] = {"status": "ok", "delta": 100 * res.delta,
+                                  "lo": None if res.lo is None else 100 * res.lo,
+                                  "hi": None if res.hi is None else 100 * res.hi, "p_value": res.p_value,
+                                  "test": res.test, "significant": res.significant, "n_items": res.n,
+                                  "p_floor": (2 / (opt.n_boot + 1) if res.test == "paired_bootstrap" else None),
+                                  "a_only": res.a_only, "b_only": res.b_only, **_fl(pf)}
+        rows.append({"benchmark": bench, "split": split, "role": role, "cells": cells, "deltas": deltas})
+    return rows
+
+
+def _metrics_rows(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tuple[str, str]], opt: ReportOptions
+                  ) -> list[dict[str, Any]]:
+    from specs_eval.scoring.engine import split_metrics
+
+    out = []
+    for split, role in order:
+        for r in runs:
+            samples = [s for s in r.samples if s.benchmark == bench and s.split == split]
+            if not samples:
+                continue
+            sm = split_metrics(samples)
+            part = split_frame(df, r.name, bench, split)
+            row: dict[str, Any] = {"run": r.name, "benchmark": bench, "split": split, "role": role,
+                                   "n_items": sm.n, "n_samples": sm.n_samples}
+            for metric in ("accuracy", "format_compliance", "strict_accuracy", "format_stickiness"):
+                t = item_sums(part, metric)
+                if len(t) == 0:
+                    row[metric] = None
+                    continue
+                e = bootstrap_ratio(t["s"].to_numpy(), t["m"].to_numpy(), opt.n_boot,
+                                    (opt.seed, r.name, bench, split, metric, None), opt.level)
+                row[metric] = {"value": 100 * e.value, "lo": None if e.lo is None else 100 * e.lo,
+                               "hi": None if e.hi is None else 100 * e.hi}
+            for k in ("parse_failure_rate", "fallback_rate", "truncation_rate", "error_rate"):
+                row[k] = 100 * getattr(sm, k)
+            row["mean_response_tokens"] = sm.mean_response_tokens
+            out.append(row)
+    return out
+
+
+def _exploration(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tuple[str, str]], opt: ReportOptions,
+                 flags: list[Flag]) -> list[dict[str, Any]]:
+    out = []
+    for split, role in order:
+        for r in runs:
+            part = split_frame(df, r.name, bench, split)
+            if len(part) == 0:
+                continue
+            ex = split_exploration(part, r.name, bench, split, opt.group_k, opt.reward,  # type: ignore[arg-type]
+                                   opt.n_boot, opt.seed, opt.level)
+            flags.extend(ex.flags)
+            d = ex.to_dict()
+            d["role"] = role
+            d["pass_at_k"] = {k: 100 * v for k, v in d["pass_at_k"].items()}
+            d["metrics"] = {k: (_pct(v) if k in PERCENT_METRICS else v) for k, v in d["metrics"].items()}
+            d.pop("flags")
+            out.append(d)
+    return out
+
+
+def _training(trains: list[TrainingRun], flags: list[Flag]) -> dict[str, Any] | None:
+    if not trains:
+        return None
+    for t in trains:
+        flags.extend(t.flags)
+    df = training_frame(trains)
+    curves = []
+    for key in CURVE_KEYS:
+        if key not in df.columns:
+            continue
+        series = []
+        for (run, stage_dir, stage), part in df.groupby(["run", "stage_dir", "stage"], sort=True):
+            part = part[part[key].notna()].sort_values("step")
+            if len(part):
+                series.append({"run": run, "stage": stage, "stage_dir": stage_dir,
+                               "step": [int(s) for s in part["step"]], "value": [float(v) for v in part[key]]})
+        if series:
+            curves.append({"key": key, "series": series})
+    stages = [{"run": t.name, "stage_dir": s.name, "stage": s.stage, "steps": len(s.rows),
+               "manifest": {k: v for k, v in sorted(s.manifest.items()) if isinstance(v, str | int | float | bool)}}
+              for t in trains for s in t.stages]
+    return {"stages": stages, "curves": curves, "group_summary": summarize_groups(df)}
+
+
+def _flatten_manifest(r: Run) -> dict[str, str]:
+    out: dict[str, str] = {"run.dir": r.path.name}
+    m = r.manifest
+    if m is None:
+        out["manifest"] = "(none)"
+        return out
+
+    def put(k: str, v: Any) -> None:
+        if v is None or v == {} or v == []:
+            return
+        out[k] = v if isinstance(v, str) else _json_scalar(v)
+
+    put("run.status", m.status)
+    put("run.created", m.created)
+    put("run.finished", m.finished)
+    put("run.wall_s", m.wall_s)
+    put("toolkit_version", m.toolkit_version)
+    put("config_hash", m.config_hash)
+    put("command", " ".join(m.command))
+    for k, v in m.model.model_dump().items():
+        if k == "processor":
+            for pk, pv in sorted(v.items()):
+                put(f"model.processor.{pk}", pv)
+        else:
+            put(f"model.{k}", v)
+    for k, v in m.generation.model_dump().items():
+        put(f"generation.{k}", v)
+    for t in m.tasks:
+        for k in ("prompt_variant", "profile", "limit"):
+            put(f"task.{t.benchmark}/{t.split}.{k}", getattr(t, k))
+        if t.data:
+            put(f"task.{t.benchmark}/{t.split}.data", Path(t.data).name)
+    for d in m.datasets:
+        for k in ("source", "hf_id", "revision", "config", "rows", "content_hash", "seed"):
+            put(f"dataset.{d.benchmark}/{d.split}.{k}", getattr(d, k))
+    for k, v in sorted(m.libraries.items()):
+        put(f"libraries.{k}", v)
+    return out
+
+
+def _json_scalar(v: Any) -> str:
+    import json
+
+    return json.dumps(v, sort_keys=True, ensure_ascii=False)
+
+
+def _provenance(runs: list[Run]) -> dict[str, Any]:
+    flat = {r.name: _flatten_manifest(r) for r in runs}
+    keys = sorted({k for f in flat.values() for k in f})
+    rows = []
+    for k in keys:
+        vals = {r.name: flat[r.name].get(k) for r in runs}
+        rows.append({"key": k, "values": vals, "differs": len({v for v in vals.values()}) > 1})
+    return {"keys": rows, "n_differing": sum(r["differs"] for r in rows)}
+
+
+def _trim(text: str) -> str:
+    if len(text) <= MAX_RESPONSE_CHARS:
+        return text
+    return text[:MAX_RESPONSE_CHARS] + f"… [{len(text) - MAX_RESPONSE_CHARS} more characters]"
+
+
+def _item_samples(part: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in part.sort_values(["id", "sample_idx"]).itertuples(index=False):
+        pred = row.prediction if isinstance(row.prediction, str) else None
+        raw = row.extracted if isinstance(row.extracted, str) else None
+        out[row.id].append({"sample_idx": int(row.sample_idx), "response": _trim(str(row.response)),
+                            "scored": bool(row.scored), "extracted": raw, "prediction": pred, "score": float(row.score), "correct": bool(row.correct),
+                            "format_ok": None if pd.isna(row.format_ok) else bool(row.format_ok),
+                            "parse_status": row.parse_status, "error": row.error if isinstance(row.error, str) else None})
+    return out
+
+
+def _mean_score(samples: list[dict[str, Any]]) -> float | None:
+    scored = [s["score"] for s in samples if s["scored"]]
+    return sum(scored) / len(scored) if scored else None
+
+
+def _drilldown(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: str, order: list[tuple[str, str]],
+               opt: ReportOptions, headline: list[dict[str, Any]], thumbs: ThumbnailSource) -> list[dict[str, Any]]:
+    if baseline is None or opt.max_disagreements <= 0:
+        return []
+    refused = {(h["split"], c) for h in headline for c, d in h["deltas"].items() if d.get("status") == "refused"}
+    out = []
+    for split, _role in order:
+        pa = split_frame(df, baseline.name, bench, split)
+        if len(pa) == 0:
+            continue
+        sa = _item_samples(pa)
+        for r in runs:
+            if r is baseline or (split, r.name) in refused:
+                continue
+            pb = split_frame(df, r.name, bench, split)
+            sb = _item_samples(pb)
+            common = sorted(set(sa) & set(sb))
+            groups: dict[str, list[tuple[float, str]]] = {"baseline_only": [], "candidate_only": []}
+            for i in common:
+                ma, mb = _mean_score(sa[i]), _mean_score(sb[i])
+                if ma is None or mb is None:
+                    continue
+                if (ma >= 0.5) != (mb >= 0.5):
+                    groups["baseline_only" if ma >= 0.5 else "candidate_only"].append((-abs(mb - ma), i))
+            for direction, found in groups.items():
+                found.sort()
+                items = []
+                for _, i in found[: opt.max_disagreements]:
+                    prompt = str(pa[pa["id"] == i]["prompt"].iloc[0])
+                    th = thumbs.get(baseline, bench, split, i, prompt)
+                    items.append({"id": i, "prompt": _trim(prompt), "target": str(pa[pa["id"] == i]["target"].iloc[0]),
+                                  "thumbnail": th.uri, "thumbnail_note": th.note,
+                                  "baseline": {"mean_score": _mean_score(sa[i]), "samples": sa[i]},
+                                  "candidate": {"mean_score": _mean_score(sb[i]), "samples": sb[i]}})
+                out.append({"benchmark": bench, "split": split, "baseline": baseline.name, "candidate": r.name,
+                            "direction": direction, "total": len(found), "shown": len(items), "items": items})
+    return out
+
+
+def _leaderboard(name: str, runs: list[Run], df: pd.DataFrame, explorations: list[dict[str, Any]], opt: ReportOptions
+                 ) -> dict[str, Any]:
+    lb = load_leaderboard(name)
+    ex = {(e["run"], e["benchmark"], e["split"]): e for e in explorations}
+
+    def lookup(run: str, col: Column) -> float | None:
+        part = split_frame(df, run, col.benchmark or "", col.split or "")
+        if len(part) == 0 or col.metric is None:
+            return None
+        if col.breakdown is not None:
+            mcol = f"meta.{col.breakdown.key}"
+            if mcol not in part.columns:
+                return None
+            part = part[part[mcol].astype(str) == col.breakdown.value]
+            if len(part) == 0:
+                return None
+        if col.metric.startswith("pass@"):
+            e = ex.get((run, col.benchmark, col.split))
+            k = col.metric[5:]
+            return None if e is None or col.breakdown is not None else e["pass_at_k"].get(k)
+        try:
+            check_metric(col.metric)
+        except AnalysisError:
+            return None
+        t = item_sums(part, col.metric, opt.profile)
+        return None if len(t) == 0 else 100 * float(t["s"].sum() / t["m"].sum())
+
+    return place_runs(lb, [r.name for r in runs], lookup)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str | Path | TrainingRun] = (),
+                      options: ReportOptions | None = None) -> dict[str, Any]:
+    """The report's content. Raises ``AnalysisError`` only when nothing at all could be loaded."""
+    from specs_eval import __version__
+
+    opt = options or ReportOptions()
+    check_metric(opt.metric)
+    runs, failed, trains, flags, order = _load_inputs(inputs, training)
+    if not runs and not trains:
+        detail = "; ".join(f"{f['dir']}: {f['error']}" for f in failed) or "no inputs"
+        raise AnalysisError(f"nothing to report: no run or training directory could be loaded ({detail})")
+    baseline = _pick_baseline(runs, order, opt.baseline, flags)
+    for r in runs:
+        flags.extend(r.flags)
+    df = samples_frame(runs)
+    bench_names = sorted({b for r in runs for b, _ in r.split_keys()})
+    check_user_splits({s for r in runs for _, s in r.split_keys()}, opt.id_splits, opt.ood_splits,
+                      list(opt.ood_weights or {}))
+    if opt.reward not in ("accuracy", "accuracy+format"):
+        raise AnalysisError(f"unknown group reward {opt.reward!r}; known: accuracy, accuracy+format")
+    if opt.group_k is not None and opt.group_k < 2:
+        raise AnalysisError(f"the group size k must be ≥ 2 (k = 1 groups always have zero variance), got {opt.group_k}")
+    pair_flags: dict[str, list[Flag]] = {}
+    if baseline is not None:
+        for r in runs:
+            if r is not baseline:
+                keys = sorted(set(baseline.split_keys()) | set(r.split_keys()))
+                pair_flags[r.name] = run_pair_flags(baseline, r, keys, opt.common_items)
+                flags.extend(pair_flags[r.name])
+    thumbs = ThumbnailSource(opt.data_paths, opt.thumbnails)
+    benchmarks, headline, gfs, metrics, explorations, drill = [], [], [], [], [], []
+    for bench in bench_names:
+        splits = {s for r in runs for b, s in r.split_keys() if b == bench}
+        config = resolve_config(bench, sorted(splits), opt.metric, opt.profile, opt.id_splits, opt.ood_splits,
+                                opt.ood_weights, opt.beta, opt.n_boot, opt.level, opt.seed, opt.common_items)
+        order_ = _split_order(bench, splits, config)
+        benchmarks.append({"name": bench, "profiles": {r.name: r.profile(bench) for r in runs},
+                           "splits": [{"split": s, "role": role} for s, role in order_],
+                           "gf_config": config.model_dump() if config else None})
+        rows = _headline(runs, baseline, df, bench, order_, opt, pair_flags, flags)
+        headline += rows
+        if baseline is not None and len(runs) > 1:
+            if config is None:
+                flags.append(Flag("info", "no_gf_roles", f"{bench}: no ID/OOD split roles, so no GF (pass "
+                                  "--id-splits and --ood-splits)", bench))
+            else:
+                for r in runs:
+                    if r is not baseline:
+                        g = compute_gf(df, baseline, r, config, pair_flags[r.name])
+                        flags.extend(Flag(**f) for f in g.flags)
+                        gfs.append(g.model_dump())
+        metrics += _metrics_rows(runs, df, bench, order_, opt)
+        explorations += _exploration(runs, df, bench, order_, opt, flags)
+        drill += _drilldown(runs, baseline, df, bench, order_, opt, rows, thumbs)
+    lb = _leaderboard(opt.leaderboard, runs, df, explorations, opt) if opt.leaderboard else None
+    train = _training(trains, flags)
+    run_rows = [{"name": r.name, "dir": r.path.name, "role": "baseline" if r is baseline else "candidate",
+                 "status": r.manifest.status if r.manifest else None,
+                 "model": r.manifest.model.name if r.manifest else None, "n_samples": len(r.samples),
+                 "benchmarks": sorted({b for b, _ in r.split_keys()})} for r in runs]
+    data = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "kind": "specs-eval-report",
+        "toolkit_version": __version__,
+        "title": opt.title or _title(runs, baseline),
+        "options": opt.to_dict(),
+        "baseline": baseline.name if baseline else None,
+        "runs": run_rows,
+        "not_loaded": failed,
+        "flags": [f.to_dict() for f in sort_flags(flags)],
+        "benchmarks": benchmarks,
+        "headline": headline,
+        "gf": gfs,
+        "metrics": metrics,
+        "exploration": explorations,
+        "training": train,
+        "leaderboard": lb,
+        "provenance": _provenance(runs),
+        "drilldown": drill,
+    }
+    return _r(data)
+
+
+def _title(runs: list[Run], baseline: Run | None) -> str:
+    if not runs:
+        return "specs-eval report: training runs"
+    if baseline is None or len(runs) == 1:
+        return "specs-eval report: " + ", ".join(r.name for r in runs)
+    others = [r.name for r in runs if r is not baseline]
+    return f"specs-eval report: {', '.join(others)} vs {baseline.name}"

@@ -1,0 +1,180 @@
+"""Plotly figures of a report, built from the report data dict only.
+
+Why from the data dict: the charts then show exactly the numbers of the tables and of the
+JSON companion. Each figure is rendered with ``to_html(full_html=False,
+include_plotlyjs=False)`` and a fixed ``div_id`` (plotly's default is a random UUID), so
+the page inlines plotly.js once and the output is deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
+TEMPLATE = "plotly_white"
+
+
+def _html(fig: go.Figure, div_id: str, height: int = 360) -> str:
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 50, "r": 20, "t": 50, "b": 50},
+                      legend={"orientation": "h", "y": -70 / height}, font={"family": "system-ui, sans-serif", "size": 12})
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+
+
+def _colours(data: dict[str, Any]) -> dict[str, str]:
+    return {r["name"]: PALETTE[i % len(PALETTE)] for i, r in enumerate(data["runs"])}
+
+
+def _err(cell: dict[str, Any]) -> tuple[float | None, float | None]:
+    v, lo, hi = cell.get("value"), cell.get("lo"), cell.get("hi")
+    if v is None or lo is None or hi is None:
+        return None, None
+    return hi - v, v - lo
+
+
+def id_ood_bars(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Ψ per split and run with 95% intervals, one chart per benchmark."""
+    out = []
+    colours = _colours(data)
+    metric = data["options"]["metric"]
+    for bi, b in enumerate(data["benchmarks"]):
+        rows = [h for h in data["headline"] if h["benchmark"] == b["name"]]
+        fig = go.Figure()
+        x = [f"{h['split']} ({h['role']})" if h["role"] else h["split"] for h in rows]
+        for r in data["runs"]:
+            cells = [h["cells"].get(r["name"], {}) for h in rows]
+            errs = [_err(c) for c in cells]
+            fig.add_bar(name=r["name"], x=x, y=[c.get("value") for c in cells], marker_color=colours[r["name"]],
+                        error_y={"type": "data", "symmetric": False, "array": [e[0] for e in errs],
+                                 "arrayminus": [e[1] for e in errs]})
+        fig.update_layout(barmode="group", title=f"{b['name']}: {metric} (%) per split, 95% CI",
+                          yaxis={"title": f"{metric} (%)", "range": [0, 100]})
+        out.append({"id": f"fig-idood-{bi}", "title": f"{b['name']}: ID / OOD", "html": _html(fig, f"fig-idood-{bi}")})
+    return out
+
+
+def gf_bars(data: dict[str, Any]) -> list[dict[str, str]]:
+    gfs = [g for g in data["gf"] if g["status"] != "refused"]
+    if not gfs:
+        return []
+    fig = go.Figure()
+    labels = [f"{g['candidate']} ({g['config']['benchmark']})" for g in gfs]
+    for key, name, colour in (("g_id", "G_ID", PALETTE[0]), ("g_ood", "G_OOD", PALETTE[1]), ("gamma", "Γ", PALETTE[2])):
+        ys, up, down = [], [], []
+        for g in gfs:
+            v, ci = g[key], g.get(f"{key}_ci")
+            ys.append(v)
+            up.append(None if ci is None else ci[1] - v)
+            down.append(None if ci is None else v - ci[0])
+        fig.add_bar(name=name, x=labels, y=ys, marker_color=colour,
+                    error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down})
+    fig.update_layout(barmode="group", title=f"Gains over {data['baseline']} and Γ (β = {gfs[0]['config']['beta']:g}), "
+                      "percentage points, 95% CI", yaxis={"title": "points"})
+    return [{"id": "fig-gf", "title": "Generalization Factor", "html": _html(fig, "fig-gf")}]
+
+
+def passk_curves(data: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    colours = _colours(data)
+    for bi, b in enumerate(data["benchmarks"]):
+        ex = [e for e in data["exploration"] if e["benchmark"] == b["name"] and len(e["pass_at_k"]) > 1]
+        splits = [s["split"] for s in b["splits"] if any(e["split"] == s["split"] for e in ex)]
+        if not splits:
+            continue
+        fig = make_subplots(rows=1, cols=len(splits), subplot_titles=splits, shared_yaxes=True)
+        shown: set[str] = set()
+        for ci, split in enumerate(splits, 1):
+            for e in ex:
+                if e["split"] != split:
+                    continue
+                ks = [int(k) for k in e["pass_at_k"]]
+                fig.add_scatter(x=ks, y=list(e["pass_at_k"].values()), mode="lines+markers", name=e["run"],
+                                legendgroup=e["run"], showlegend=e["run"] not in shown,
+                                line={"color": colours.get(e["run"])}, row=1, col=ci)
+                shown.add(e["run"])
+            fig.update_xaxes(type="log", tickvals=ks, title_text="k", row=1, col=ci)
+        fig.update_yaxes(title_text="pass@k (%)", row=1, col=1)
+        fig.update_layout(title=f"{b['name']}: unbiased pass@k")
+        out.append({"id": f"fig-passk-{bi}", "title": f"{b['name']}: pass@k", "html": _html(fig, f"fig-passk-{bi}")})
+    return out
+
+
+def group_bars(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Stacked all-correct / all-wrong shares of k-sample groups: GRPO groups with no learning signal."""
+    out = []
+    for bi, b in enumerate(data["benchmarks"]):
+        ex = [e for e in data["exploration"] if e["benchmark"] == b["name"] and e["k"]]
+        if not ex:
+            continue
+        x = [[e["split"] for e in ex], [e["run"] for e in ex]]
+        fig = go.Figure()
+        for key, name, colour in (("all_correct@k", "all k correct", PALETTE[2]),
+                                  ("all_wrong@k", "all k wrong", PALETTE[3])):
+            fig.add_bar(name=name, x=x, y=[(e["metrics"].get(key) or {}).get("value") for e in ex],
+                        marker_color=colour)
+        k = ex[0]["k"]
+        fig.update_layout(barmode="stack", title=f"{b['name']}: zero-variance groups of k = {k} samples (%)",
+                          yaxis={"title": "% of prompts", "range": [0, 100]})
+        out.append({"id": f"fig-groups-{bi}", "title": f"{b['name']}: zero-variance groups",
+                    "html": _html(fig, f"fig-groups-{bi}")})
+    return out
+
+
+def rbf_bars(data: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    colours = _colours(data)
+    for bi, b in enumerate(data["benchmarks"]):
+        ex = [e for e in data["exploration"] if e["benchmark"] == b["name"] and e["metrics"].get("rbf")]
+        if not ex:
+            continue
+        fig = make_subplots(rows=1, cols=2, subplot_titles=["rollout branching factor (tokens)",
+                                                            "mean token entropy (nats)"])
+        splits = [s["split"] for s in b["splits"]]
+        for ci, key in enumerate(("rbf", "token_entropy"), 1):
+            for r in data["runs"]:
+                cells = {e["split"]: e["metrics"].get(key) or {} for e in ex if e["run"] == r["name"]}
+                if not cells:
+                    continue
+                xs = [s for s in splits if s in cells]
+                errs = [_err(cells[s]) for s in xs]
+                fig.add_bar(name=r["name"], x=xs, y=[cells[s].get("value") for s in xs], legendgroup=r["name"],
+                            showlegend=ci == 1, marker_color=colours[r["name"]], row=1, col=ci,
+                            error_y={"type": "data", "symmetric": False, "array": [e[0] for e in errs],
+                                     "arrayminus": [e[1] for e in errs]})
+        fig.update_layout(barmode="group", title=f"{b['name']}: exploration from token statistics")
+        out.append({"id": f"fig-rbf-{bi}", "title": f"{b['name']}: RBF and entropy", "html": _html(fig, f"fig-rbf-{bi}")})
+    return out
+
+
+def training_curves(data: dict[str, Any]) -> list[dict[str, str]]:
+    t = data.get("training")
+    if not t or not t["curves"]:
+        return []
+    curves = t["curves"]
+    cols = 3
+    rows = (len(curves) + cols - 1) // cols
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[c["key"] for c in curves], vertical_spacing=0.12)
+    names = sorted({f"{s['run']}/{s['stage']}" for c in curves for s in c["series"]})
+    colour = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+    shown: set[str] = set()
+    for i, c in enumerate(curves):
+        r, col = i // cols + 1, i % cols + 1
+        for s in c["series"]:
+            n = f"{s['run']}/{s['stage']}"
+            fig.add_scatter(x=s["step"], y=s["value"], mode="lines", name=n, legendgroup=n, showlegend=n not in shown,
+                            line={"color": colour[n]}, row=r, col=col)
+            shown.add(n)
+    return [{"id": "fig-training", "title": "Training curves",
+             "html": _html(fig, "fig-training", height=max(320, 260 * rows))}]
+
+
+def all_figures(data: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Figures by report section."""
+    return {
+        "charts": id_ood_bars(data) + gf_bars(data),
+        "exploration": passk_curves(data) + group_bars(data) + rbf_bars(data),
+        "training": training_curves(data),
+    }

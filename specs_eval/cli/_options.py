@@ -1,0 +1,30 @@
+"""Click options shared by several commands (one definition, so the flags cannot drift)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def judge_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--judge-url/--judge-model/--judge-key-env/--judge-cache/--judge-timeout``."""
+    for opt in reversed([
+        click.option("--judge-url", default=None, help="OpenAI-compatible base URL of the judge (judge profiles, "
+                                                       "MEGA-Bench open set)."),
+        click.option("--judge-model", default=None, help="Judge model name, e.g. gpt-4o-2024-08-06 (recorded)."),
+        click.option("--judge-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable holding the judge's API key."),
+        click.option("--judge-cache", default=None, help="Judge cache folder (default ~/.cache/specs-eval/judge)."),
+        click.option("--judge-timeout", default=60.0, show_default=True, help="Seconds per judge request."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def make_judge(judge_url: str | None, judge_model: str | None, judge_key_env: str, judge_cache: str | None,
+               judge_timeout: float) -> Any:
+    from specs_eval.openai_judge import judge_from_options
+
+    return judge_from_options(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)

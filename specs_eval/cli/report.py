@@ -1,0 +1,111 @@
+"""``specs-eval report``: a single-file offline HTML comparison of run directories.
+
+Why a thin command: all logic lives in ``analysis.report`` (pure functions of stored
+files, usable from a notebook); this module only parses options, prints flags, and
+writes ``report.html`` plus ``report.json`` and ``report.md`` next to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from specs_eval.errors import SpecsError
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+def _weights(values: tuple[str, ...]) -> dict[str, float] | None:
+    out: dict[str, float] = {}
+    for v in values:
+        name, sep, w = v.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(w)
+        except ValueError:
+            raise click.BadParameter(f"expected SPLIT=WEIGHT, got {v!r}", param_hint="--ood-weight") from None
+    return out or None
+
+
+def _data(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"expected BENCHMARK=PATH, got {v!r}", param_hint="--data")
+        out[name] = path
+    return out
+
+
+@click.command("report")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
+              show_default=True, help="HTML file to write; .json and .md companions go next to it.")
+@click.option("--baseline", help="Run to compare against (run name or directory name). Default: the first run.")
+@click.option("--metric", default="accuracy", show_default=True,
+              type=click.Choice(["accuracy", "format_compliance", "strict_accuracy"]), help="Ψ of the headline and GF.")
+@click.option("--profile", help="Scoring profile for accuracy (default: each run's headline profile).")
+@click.option("--beta", type=float, default=2.0, show_default=True, help="GF β (OOD weight).")
+@click.option("--id-splits", help="Comma-separated ID splits (default: the benchmark's id_splits).")
+@click.option("--ood-splits", help="Comma-separated OOD splits (default: the benchmark's ood_splits).")
+@click.option("--ood-weight", multiple=True, metavar="SPLIT=W", help="Weight of an OOD split in G_OOD (default 1).")
+@click.option("--training", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Training run (stage or pipeline) directory for training curves; repeatable.")
+@click.option("--leaderboard", help="Place the runs beside a published leaderboard (see --list-leaderboards).")
+@click.option("--data", "data_paths", multiple=True, metavar="BENCHMARK=PATH",
+              help="Local copy of a benchmark's rows, for drill-down thumbnails (toy world needs none).")
+@click.option("--n-boot", type=int, default=2000, show_default=True, help="Bootstrap resamples (0: no intervals).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--level", type=float, default=0.95, show_default=True, help="Interval level.")
+@click.option("--k", "group_k", type=int, help="Group size k for stuckness metrics (default min(8, n)).")
+@click.option("--group-reward", type=click.Choice(["accuracy", "accuracy+format"]), default="accuracy",
+              show_default=True, help="Reward whose equality defines a zero-variance group.")
+@click.option("--max-disagreements", type=int, default=10, show_default=True,
+              help="Drill-down items per split, candidate and direction.")
+@click.option("--common-items", is_flag=True, help="Compare runs on their common items when item sets differ "
+              "(flagged) instead of refusing.")
+@click.option("--no-thumbnails", is_flag=True, help="Do not re-create images for the drill-down.")
+@click.option("--title", help="Report title.")
+@click.option("--strict", is_flag=True, help="Exit with status 3 when the report carries refusals or warnings.")
+def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: str, profile: str | None, beta: float,
+           id_splits: str | None, ood_splits: str | None, ood_weight: tuple[str, ...], training: tuple[Path, ...],
+           leaderboard: str | None, data_paths: tuple[str, ...], n_boot: int, seed: int, level: float,
+           group_k: int | None, group_reward: str, max_disagreements: int, common_items: bool, no_thumbnails: bool,
+           title: str | None, strict: bool) -> None:
+    """Compare run directories in one offline HTML file (plus JSON and Markdown).
+
+    \b
+    Examples:
+      specs-eval report runs/base runs/sft runs/specs --out report.html
+      specs-eval report runs/base runs/specs --leaderboard specs-table2
+      specs-eval report runs/base runs/specs --training train/specs-pipeline --metric format_compliance
+    """
+    from analysis.report import ReportOptions, build_report, write_report
+
+    if not 0 < level < 1:
+        raise SpecsError(f"--level must be between 0 and 1, got {level}")
+    if n_boot < 0:
+        raise SpecsError(f"--n-boot must be ≥ 0, got {n_boot}")
+    opts = ReportOptions(baseline=baseline, metric=metric, profile=profile, beta=beta, id_splits=_split_list(id_splits),
+                         ood_splits=_split_list(ood_splits), ood_weights=_weights(ood_weight), n_boot=n_boot,
+                         seed=seed, level=level, group_k=group_k, reward=group_reward,
+                         max_disagreements=max_disagreements,
+                         leaderboard=leaderboard, data_paths=_data(data_paths), thumbnails=not no_thumbnails,
+                         common_items=common_items, title=title)
+    rep = build_report(list(inputs), list(training), opts)
+    paths = write_report(rep, out)
+    flags = rep.data["flags"]
+    colours = {"refuse": "red", "warn": "yellow"}
+    for f in flags:
+        if f["severity"] in colours:
+            click.secho(f"{f['severity']}: {f['message']}", fg=colours[f["severity"]], err=True)
+    size = paths["html"].stat().st_size
+    click.echo(f"wrote {paths['html']} ({size / 1e6:.1f} MB), {paths['json'].name}, {paths['md'].name}")
+    if strict and any(f["severity"] in colours for f in flags):
+        raise SystemExit(3)

@@ -1,0 +1,258 @@
+"""``specs-eval run``: evaluate one or more models on benchmark splits.
+
+With no arguments it runs the embedded default — the shipped tiny base model on the
+toy world's ID and three OOD splits, greedy, on CPU, offline — so a newcomer sees the
+whole loop (generate → per-sample log → score → results → report) in about a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from specs_eval.cli._options import judge_options, make_judge
+from specs_eval.records import GenerationSettings, TaskSpec
+
+DEFAULT_MODEL = "tiny-base"
+DEFAULT_BENCHMARK = "toyworld"
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("use the form i/n, e.g. 0/2") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise click.BadParameter(f"shard {value}: need 0 <= i < n")
+    return (i, n)
+
+
+@click.command()
+@click.option("--model", "-m", "models", multiple=True, default=[DEFAULT_MODEL], show_default=True,
+              help="Shipped model name, local folder or HF id (repeatable: one run per model).")
+@click.option("--benchmark", "-b", "benchmarks", multiple=True, default=[DEFAULT_BENCHMARK], show_default=True,
+              help="Benchmark name (repeatable). See `specs-eval ls`.")
+@click.option("--split", "-s", "splits", multiple=True,
+              help="Split(s) to evaluate (repeatable; default: the benchmark's ID and OOD splits).")
+@click.option("--data", type=click.Path(exists=True, path_type=Path),
+              help="Local data file/folder in the benchmark's schema instead of the hub/generator.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N rows of each split.")
+@click.option("--prompt-variant", default="official", show_default=True, help="official | specs")
+@click.option("--profile", help="Scoring profile(s), comma-separated; the first is the headline.")
+@click.option("--backend", default="hf", show_default=True, help="Generation backend: hf | openai | vllm.")
+@click.option("--device", default="cpu", show_default=True, help="cpu | cuda | cuda:N")
+@click.option("--dtype", default="auto", show_default=True, help="auto (fp32 on CPU, bf16 on CUDA) | float32 | bfloat16")
+@click.option("--revision", help="Hub revision (commit) of the model.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), help="Default: the benchmark's own.")
+@click.option("--temperature", type=click.FloatRange(min=0.0), default=0.0, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0.0, 1.0, min_open=True), default=1.0, show_default=True)
+@click.option("--top-k", type=click.IntRange(min=1))
+@click.option("-n", "--samples", "n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Samples per prompt (pass@k needs n > 1 and --temperature > 0).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--data-seed", type=int, default=0, show_default=True,
+              help="Seed of generated benchmarks (the toy world's items); independent of --seed.")
+@click.option("--token-stats", is_flag=True, help="Record per-token entropy and top-p nucleus size (RBF).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--run-name", help="Run directory name (default: from the model name).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory with a different config.")
+@click.option("--shard", help="Data-parallel shard i/n: this process evaluates every n-th row from i.")
+@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
+@click.option("--dp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Data-parallel replicas: N shard processes of this command (one GPU group each), merged at the end.")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="vllm: tensor-parallel GPUs per replica.")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9,
+              show_default=True, help="vllm: share of each GPU's memory the engine may take.")
+@click.option("--max-model-len", type=click.IntRange(min=1), help="vllm: context length (default: the model's).")
+@click.option("--base-url", envvar="OPENAI_BASE_URL",
+              help="openai: the server's /v1 URL, e.g. http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+              help="openai: environment variable that holds the API key (the key is never stored).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="openai: requests in flight at once.")
+@click.option("--request-timeout", type=click.FloatRange(min=1.0), default=300.0, show_default=True,
+              help="openai: seconds to wait for one response.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=4, show_default=True,
+              help="openai: retries (with backoff) of a 429/5xx/timeout/connection error.")
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="openai: on-disk response cache (default: OUT/.openai-cache).")
+@click.option("--no-cache", is_flag=True, help="openai: no response cache.")
+@click.option("--logprobs-k", type=click.IntRange(1, 20), default=20, show_default=True,
+              help="openai/vllm: top-k log-probs per token used to estimate --token-stats.")
+@click.option("--no-report", is_flag=True, help="Skip writing report.html.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@judge_options
+def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, device, dtype, revision,
+        batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite,
+        shard, threads, dp, tp, gpu_memory_utilization, max_model_len, base_url, api_key_env, concurrency,
+        request_timeout, max_retries, cache_dir, no_cache, logprobs_k, no_report, quiet, judge_url, judge_model,
+        judge_key_env, judge_cache, judge_timeout) -> None:
+    """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
+
+    \b
+    Examples:
+      specs-eval run                                   # the embedded default (CPU, offline)
+      specs-eval run -m ./my-ckpt -s id -s ood_format --limit 50
+      specs-eval run -m Qwen/Qwen2.5-VL-7B-Instruct -b mathvista -s testmini --device cuda
+      specs-eval run --temperature 1.0 -n 8 --token-stats   # pass@k and RBF
+      specs-eval run -m Qwen/Qwen2.5-VL-72B-Instruct --backend vllm --tp 4 --dp 2 -b mathvista -s testmini
+      specs-eval run --backend openai --base-url http://127.0.0.1:8000/v1 -m MODEL --concurrency 16
+    """
+    from rich.console import Console
+
+    from specs_eval.benchmarks import get_benchmark
+    from specs_eval.engine import RunConfig
+    from specs_eval.reporting import print_results
+
+    console = Console(stderr=True, quiet=quiet)
+    out_console = Console()
+    if n > 1 and temperature <= 0:
+        raise click.UsageError("-n > 1 needs sampling: pass --temperature > 0")
+    from specs_eval.merge import shard_from_env
+
+    shard_t = _parse_shard(shard)
+    launched = shard_t is None and shard_from_env() is not None
+    if launched:  # started by accelerate launch / torchrun: one shard per process
+        shard_t = shard_from_env()
+        local = os.environ.get("LOCAL_RANK")
+        if device == "cuda" and local is not None:
+            device = f"cuda:{local}"
+    tasks: list[TaskSpec] = []
+    max_tokens = 0
+    for b in benchmarks:
+        bench = get_benchmark(b)
+        bench.check_variant(prompt_variant)
+        bench_splits = splits or bench.default_splits
+        if not bench_splits:
+            raise click.UsageError(f"benchmark {b!r} has no default split: pass --split")
+        for s in bench_splits:
+            bench.check_split(s)
+            tasks.append(TaskSpec(benchmark=b, split=s, prompt_variant=prompt_variant, profile=profile, limit=limit,
+                                  data=str(data) if data else None, data_seed=data_seed))
+        max_tokens = max(max_tokens, bench.default_max_new_tokens)
+    settings = GenerationSettings(
+        max_new_tokens=max_new_tokens or max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, n=n,
+        seed=seed, batch_size=batch_size, record_token_stats=token_stats,
+    )
+    backend_options: dict[str, object] = {}
+    if backend in ("hf", "vllm"):
+        from specs_eval.models.loading import resolve_model
+
+        for model in models:
+            resolve_model(model)  # fail before any work on a model that cannot exist
+    if backend == "hf":
+        backend_options = {"device": device, "dtype": dtype, "revision": revision, "threads": threads}
+    elif backend == "vllm":
+        backend_options = {"tp": tp, "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
+                           "revision": revision, "max_model_len": max_model_len, "logprobs_k": logprobs_k}
+    elif backend == "openai":
+        if not base_url:
+            raise click.UsageError("--backend openai needs --base-url (or OPENAI_BASE_URL), e.g. "
+                                   "http://127.0.0.1:8000/v1; `specs-eval serve -m MODEL` starts a local server")
+        backend_options = {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
+                           "timeout_s": request_timeout, "max_retries": max_retries, "logprobs_k": logprobs_k,
+                           "cache_dir": None if no_cache else str(cache_dir or Path(out) / ".openai-cache")}
+    else:
+        from specs_eval.backends.base import BACKENDS
+
+        raise click.UsageError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
+    if dp > 1:
+        if shard_t is not None:
+            raise click.UsageError("--dp starts its own shard processes: do not combine it with --shard, "
+                                   "accelerate launch or torchrun")
+        _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
+                           no_report, console, out_console, judge)
+        return
+    run_dirs = []
+    for model in models:
+        config = RunConfig(model=model, tasks=tasks, generation=settings, backend=backend,
+                           backend_options=backend_options, out=out,
+                           run_name=run_name if len(models) == 1 else None, overwrite=overwrite, shard=shard_t,
+                           judge=judge)
+        outcome = _run_with_progress(config, console)
+        if shard_t is not None:
+            from specs_eval.merge import merge_shards, wait_for_shards
+
+            parent = outcome.run_dir.parent
+            if not launched:
+                console.print(f"shard {shard_t[0]}/{shard_t[1]} done; when all are, run: specs-eval merge {parent}")
+                continue
+            if shard_t[0] != 0:
+                continue
+            wait_for_shards(parent, shard_t[1], log=console.print)
+            merge_shards(parent, log=console.print, judge=judge)
+            from specs_eval.records import RunResults
+
+            outcome.results = RunResults.model_validate_json((parent / "results.json").read_text())
+            outcome.run_dir = parent
+        run_dirs.append(outcome.run_dir)
+        print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
+        if not no_report:
+            from specs_eval.reporting import write_run_report
+
+            report = write_run_report([outcome.run_dir], outcome.run_dir / "report.html")
+            console.print(f"report: {report}")
+        console.print(
+            f"[dim]{outcome.generated} generated, {outcome.resumed} resumed from the log, "
+            f"wall {outcome.manifest.wall_s:.1f} s[/dim]"
+        )
+    if len(run_dirs) > 1 and not no_report and shard_t is None:
+        from specs_eval.reporting import write_run_report
+
+        cmp = write_run_report(run_dirs, Path(out) / "comparison.html")
+        console.print(f"comparison report: {cmp}")
+
+
+def _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
+                       no_report, console, out_console, judge=None) -> None:
+    """``--dp N``: N shard processes of this very command, then the deterministic merge per model."""
+    from specs_eval.engine import RunConfig
+    from specs_eval.launch import launch_data_parallel
+    from specs_eval.merge import merge_shards
+    from specs_eval.records import RunResults
+    from specs_eval.reporting import print_results, write_run_report
+
+    argv = sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else None
+    if argv is None:
+        raise click.UsageError("--dp re-runs the command line; call it as `specs-eval run …`")
+    dirs = [Path(out) / RunConfig(model=m, tasks=tasks, generation=settings, backend=backend,
+                                  run_name=run_name if len(models) == 1 else None).resolved_name() for m in models]
+    console.print(f"data parallel: {dp} shard processes" + (f" x {tp} GPUs" if tp > 1 else ""))
+    launch_data_parallel(["run", *argv], dp, tp, log_dir=dirs[0] / "dp-logs", log=console.print)
+    for d in dirs:
+        merge_shards(d, log=lambda s: console.print(f"[dim]{s}[/dim]"), judge=judge)
+        results = RunResults.model_validate_json((d / "results.json").read_text())
+        print_results(results, out_console, title=f"{results.model}  ({d})")
+        if not no_report:
+            console.print(f"report: {write_run_report([d], d / 'report.html')}")
+
+
+def _run_with_progress(config, console):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from specs_eval.engine import run_eval
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, transient=False, disable=console.quiet) as bar:
+        task_id = bar.add_task(f"{config.resolved_name()}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task_id, completed=done, total=total)
+
+        return run_eval(config, progress=progress, command=["specs-eval", *sys.argv[1:]],
+                        log=lambda s: console.print(f"[dim]{s}[/dim]"))

@@ -1,0 +1,60 @@
+"""``specs-eval score``: score saved outputs with no model loaded.
+
+Why a separate command: scoring rules move MMMU by points; being able to rescore the same
+generations under another profile (or another tool's generations under ours) is what
+makes a number auditable. It goes through the same engine as ``specs-eval run``
+(``scoring.engine.score_generations`` / ``benchmark_results``) and writes the same
+``samples.jsonl`` and ``results.json``, atomically. Input problems (bad lines, unknown
+ids, ids without a prediction) are counted, printed and stored in ``results.json``
+under ``warnings``; ``--strict`` turns any of them into a failure (exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from specs_eval.cli._options import judge_options, make_judge
+
+
+@click.command()
+@click.option("--benchmark", "benchmark_name", required=True, help="benchmark name (see `specs-eval ls`)")
+@click.option("--data", type=click.Path(exists=True, dir_okay=True), default=None,
+              help="local copy of the split in the benchmark's schema (default: the pinned hub revision)")
+@click.option("--split", default=None, help="split (default: the benchmark's first default split)")
+@click.option("--predictions", type=click.Path(exists=True, dir_okay=False), required=True,
+              help='JSONL, one {"id", "response", "extraction"?} per line; ids are the benchmark\'s own')
+@click.option("--profile", default=None, help="scoring profile (default: the benchmark's default)")
+@click.option("--variant", default="official", show_default=True,
+              help="prompt variant the responses answered (`specs` scores the SPECS answer view)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
+@click.option("--strict", is_flag=True, help="fail on any skipped line, unknown id or missing prediction")
+@judge_options
+def score(benchmark_name: str, data: str | None, split: str | None, predictions: str, profile: str | None,
+          variant: str, out_dir: str, strict: bool, judge_url: str | None, judge_model: str | None,
+          judge_key_env: str, judge_cache: str | None, judge_timeout: float) -> None:
+    """Score a predictions file and write OUT/samples.jsonl and OUT/results.json.
+
+    \b
+    Example:
+      specs-eval score --benchmark mathvista --data testmini.jsonl \\
+          --predictions preds.jsonl --profile rules --out scored/
+    """
+    from specs_eval.scoring.runner import score_file
+
+    summary = score_file(
+        benchmark_name=benchmark_name, data=data, split=split, predictions=predictions, profile=profile,
+        variant=variant, out_dir=Path(out_dir), strict=strict,
+        judge=make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout),
+    )
+    for w in summary.warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    m = summary.metrics
+    click.echo(
+        f"{summary.benchmark} {summary.split} [{summary.profile}]: accuracy {m.accuracy:.2%} over {m.n_samples} "
+        f"samples | parse failures {m.parse_failure_rate:.1%} | fallbacks {m.fallback_rate:.1%} "
+        f"| truncated {m.truncation_rate:.1%} | errors {m.error_rate:.1%}"
+    )
+    for path in summary.files:
+        click.echo(f"wrote {path}")

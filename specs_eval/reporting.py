@@ -1,0 +1,53 @@
+"""Terminal tables and the run report hook used by ``specs-eval run``.
+
+Why here: ``run`` prints a results table per split and writes a report next to the
+results, but the report itself is a pure function of stored files that lives in
+``analysis.report``; this module only calls it, so nothing in the engine depends on
+how reports look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from specs_eval.records import RunResults
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def results_table(results: RunResults, title: str = "") -> Table:
+    table = Table(title=title or results.run_name, title_justify="left")
+    for col in ("benchmark", "split", "n", "acc%", "format%", "strict%", "noparse%", "trunc%", "err%"):
+        table.add_column(col, justify="left" if col in ("benchmark", "split") else "right")
+    for bname, b in results.benchmarks.items():
+        for split, m in b.splits.items():
+            table.add_row(bname, split, str(m.n_samples), _pct(m.accuracy), _pct(m.format_compliance),
+                          _pct(m.extra.get("strict_accuracy")), _pct(m.parse_failure_rate),
+                          _pct(m.truncation_rate), _pct(m.error_rate))
+    return table
+
+
+def print_results(results: RunResults, console: Console, title: str = "") -> None:
+    console.print(results_table(results, title))
+    for w in results.warnings:
+        console.print(f"[yellow]warning: {w}[/yellow]")
+
+
+def write_run_report(run_dirs: Sequence[Path], out: Path) -> Path:
+    """Write the single-file offline HTML report of run directories (``analysis.report``).
+
+    The first directory is the baseline of the comparison. Only the HTML is written here
+    (the run directory layout stays as documented); ``specs-eval report`` also writes the
+    JSON and Markdown companions.
+    """
+    from analysis.report import build_report
+    from specs_eval.io import atomic_write_text
+
+    atomic_write_text(out, build_report(list(run_dirs)).html)
+    return out
