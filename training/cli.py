@@ -18,6 +18,7 @@ from specs_eval import __version__
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
+    "bootstrap": "training.bootstrap:bootstrap",
     "pipeline": "training.commands:pipeline",
     "stage": "training.commands:stage",
     "config": "training.commands:show_config",
@@ -41,10 +42,11 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="specs-train")
 def cli() -> None:
-    """Run the SPECS pipeline (zero-RL → distill → cold start → RL) and its stages.
+    """Train the tiny base VLM; run the SPECS pipeline (zero-RL → distill → cold start → RL) and its stages.
 
     \b
     Examples:
+      specs-train bootstrap --out runs/tiny-base                     # the shipped tiny base, from scratch
       specs-train pipeline --preset tiny --out runs/specs-tiny       # end to end on CPU, ~15 min
       specs-train pipeline --preset tiny --out runs/x --set cold_start.method=sft
       specs-train stage rl --from runs/specs-tiny/03-cold-start/model --out runs/rl-only --preset tiny
