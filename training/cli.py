@@ -8,13 +8,12 @@ bad option values, model-loading problems) end as one red line and exit code 2.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from typing import Any
 
 import click
 
 from specs_eval import __version__
+from specs_eval.cli import LazyGroup, run_cli
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -27,19 +26,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="specs-train")
 def cli() -> None:
     """Train the tiny base VLM; run the SPECS pipeline (zero-RL → distill → cold start → RL) and its stages.
@@ -56,27 +43,8 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    from specs_eval.cli import user_errors
-
-    try:
-        return cli.main(args=argv, prog_name="specs-train", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.secho("aborted", fg="red", err=True)
-        sys.exit(130)
-    except click.UsageError as e:
-        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-        click.secho(f"error: {e.format_message()}{hint}", fg="red", err=True)
-        sys.exit(2)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.secho("interrupted: run the same command again to resume from the last saved step", fg="yellow",
-                    err=True)
-        sys.exit(130)
-    except user_errors() as e:
-        click.secho(f"error: {e}", fg="red", err=True)
-        sys.exit(2)
+    return run_cli(cli, "specs-train", "interrupted: run the same command again to resume from the last saved step",
+                   argv)
 
 
 if __name__ == "__main__":

@@ -31,18 +31,27 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    """A group whose commands are imported only when invoked (``lazy_commands``: name → "module:attr").
+
+    Shared by ``specs-eval`` and ``specs-train``.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.lazy_commands)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = self.lazy_commands.get(cmd_name)
         if target is None:
             return None
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="specs-eval")
 def cli() -> None:
     """Evaluate VLMs on ID/OOD splits, score saved outputs, and compare runs.
@@ -70,22 +79,26 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def main(argv: list[str] | None = None) -> Any:
+def run_cli(group: click.Group, prog_name: str, interrupted: str, argv: list[str] | None = None) -> Any:
+    """Run a click group with one-line errors: usage mistakes, user-fixable errors and a full disk exit 2,
+    Ctrl-C exits 130 with ``interrupted`` (how to resume); anything else is a bug and keeps its traceback."""
     try:
-        return cli.main(args=argv, prog_name="specs-eval", standalone_mode=False)
+        return group.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort as e:
         if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            click.secho("interrupted: finished samples are kept; run the same command again to resume",
-                        fg="yellow", err=True)
+            click.secho(interrupted, fg="yellow", err=True)
         else:
             click.secho("aborted", fg="red", err=True)
         sys.exit(130)
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.secho(f"error: {e.format_message()}{hint}", fg="red", err=True)
+        sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.secho("interrupted: finished samples are kept; run the same command again to resume", fg="yellow",
-                    err=True)
+        click.secho(interrupted, fg="yellow", err=True)
         sys.exit(130)
     except user_errors() as e:
         click.secho(f"error: {e}", fg="red", err=True)
@@ -96,3 +109,8 @@ def main(argv: list[str] | None = None) -> Any:
                         fg="red", err=True)
             sys.exit(2)
         raise
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return run_cli(cli, "specs-eval", "interrupted: finished samples are kept; run the same command again to resume",
+                   argv)
