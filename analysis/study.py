@@ -238,6 +238,7 @@ def collect_study(study_dir: str | Path, n_boot: int | None = None) -> dict[str,
             sel = [p for p in points if p["method"] == m and p["step"] == s]
             bands.append({"method": m, "step": s, "n_seeds": len(sel),
                           **{k: seed_band([p[k] for p in sel]) for k in ("psi_id", "psi_ood", "gamma")}})
+    contrasts = _contrasts(points, methods)
     headline = []
     for m in methods:
         sel = [r for r in runs_out if r["method"] == m]
@@ -263,8 +264,30 @@ def collect_study(study_dir: str | Path, n_boot: int | None = None) -> dict[str,
     explore = _exploration(study_dir, plan, boot, missing)
     return {"schema_version": STUDY_SCHEMA_VERSION, "kind": "gf-study", "name": plan.get("name"),
             "config": cfg, "command": plan.get("command"), "points": points, "bands": bands, "runs": runs_out,
-            "headline": headline, "scatter": scatter, "exploration": explore, "missing": sorted(set(missing)),
+            "headline": headline, "contrasts": contrasts, "scatter": scatter, "exploration": explore, "missing": sorted(set(missing)),
             "wall_s": plan.get("wall_s")}
+
+
+def _contrasts(points: list[dict[str, Any]], methods: list[str]) -> list[dict[str, Any]]:
+    """Γ(b) − Γ(a) per step, paired by seed, for every pair of methods (a listed before b).
+
+    Why paired: runs with the same seed share the data order, so the per-seed difference
+    removes part of the training noise; its Student-t interval is the seed-level test of
+    "does b reach a higher Γ than a" with as many seeds as the study ran.
+    """
+    by = {(p["method"], p["seed"], p["step"]): p["gamma"] for p in points}
+    steps = sorted({p["step"] for p in points if p["step"] > 0})
+    out = []
+    for i, a in enumerate(methods):
+        for b in methods[i + 1:]:
+            for st in steps:
+                seeds = sorted({p["seed"] for p in points if p["step"] == st and (a, p["seed"], st) in by
+                                and (b, p["seed"], st) in by})
+                diffs = [by[(b, sd, st)] - by[(a, sd, st)] for sd in seeds]
+                if diffs:
+                    out.append({"a": a, "b": b, "step": st, "seeds": seeds, "diffs": diffs,
+                                "gamma_diff": seed_band(diffs)})
+    return out
 
 
 def _stuckness(study_dir: Path, rel: str | None, missing: list[str]) -> dict[str, Any] | None:
@@ -368,6 +391,17 @@ def study_markdown(data: dict[str, Any]) -> str:
         lines.append(f"Γ vs post-RL performance: R² = {_f(f['r2'], 3)} over {f['n']} method-seed points "
                      f"(slope {_f(f['slope'], 3)} points per Γ point); R² = {_f(fm['r2'], 3)} over the "
                      f"{fm['n']} method means (the paper: 0.864 over 3 points).")
+        lines.append("")
+    con = data.get("contrasts") or []
+    if con:
+        last = max(c["step"] for c in con)
+        peak = max(data["bands"], key=lambda b: b["gamma"]["mean"] or 0.0)["step"]
+        lines += ["Γ(b) − Γ(a), paired by seed: mean [95% t interval] (per-seed differences):", "",
+                  "| b − a | step | difference |", "|---|---|---|"]
+        for c in con:
+            if c["step"] in (last, peak):
+                lines.append(f"| {c['b']} − {c['a']} | {c['step']} | {_band(c['gamma_diff'])} "
+                             f"({', '.join(f'{x:+.1f}' for x in c['diffs'])}) |")
         lines.append("")
     # curves: per method and step, mean Γ
     steps = sorted({b["step"] for b in data["bands"]})

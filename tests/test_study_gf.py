@@ -228,9 +228,13 @@ def test_quick_study_report_and_summary_carry_the_study(quick_study, tmp_path):
         parser.feed(html_file.read_text(encoding="utf-8"))
         assert {"study", "headline", "gf", "exploration", "training",
                 "fig-study-curves", "fig-study-scatter", "fig-study-passk"} <= parser.ids
-        embedded = json.loads(parser.data_json)
-        assert embedded["study"]["points"] == json.loads((out / "study.json").read_text())["points"]
-        assert embedded["baseline"] == "00-base"
+        embedded = json.loads(parser.data_json)["study"]["points"]
+        stored = json.loads((out / "study.json").read_text())["points"]  # the report rounds to 6 digits
+        assert [(p["method"], p["seed"], p["step"]) for p in embedded] == [(p["method"], p["seed"], p["step"])
+                                                                            for p in stored]
+        for key in ("psi_id", "psi_ood", "gamma"):
+            assert [p[key] for p in embedded] == pytest.approx([p[key] for p in stored], abs=1e-5)
+        assert json.loads(parser.data_json)["baseline"] == "00-base"
 
 
 def test_quick_study_rerun_skips_finished_work_and_refuses_another_config(quick_study):
@@ -247,3 +251,17 @@ def test_quick_study_rerun_skips_finished_work_and_refuses_another_config(quick_
     assert after["points"] == json.loads(before)["points"]
     bad = specs_train("study", "gf", "--quick", "--out", str(out), "--set", "steps=6")
     assert bad.returncode == 2 and "another config" in bad.stderr
+
+
+def test_quick_study_contrasts_are_per_seed_differences_of_the_points(quick_study):
+    out, _ = quick_study
+    data = json.loads((out / "study.json").read_text())
+    gamma = {(p["method"], p["seed"], p["step"]): p["gamma"] for p in data["points"]}
+    cfg = load_study_config("gf-tiny", quick=True)
+    n_pairs = len(cfg.methods) * (len(cfg.methods) - 1) // 2
+    assert len(data["contrasts"]) == n_pairs * (len(cfg.curve_steps()) - 1)
+    for c in data["contrasts"]:
+        assert c["seeds"] == list(cfg.seeds)
+        assert c["diffs"] == pytest.approx([gamma[(c["b"], s, c["step"])] - gamma[(c["a"], s, c["step"])]
+                                            for s in c["seeds"]])
+        assert c["gamma_diff"]["mean"] == pytest.approx(sum(c["diffs"]) / len(c["diffs"]))

@@ -119,8 +119,12 @@ class GFStudyConfig(_Cfg):
         steps = list(range(0, self.steps, self.eval_every))
         return [*steps, self.steps]
 
+    def work(self) -> dict[str, Any]:
+        """The settings that decide the results: everything but the free-text description."""
+        return self.model_dump(mode="json", exclude={"description"})
+
     def hash(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.work(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def slug(method: str) -> str:
@@ -239,8 +243,8 @@ def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick:
     plan_file = out / "study_plan.json"
     if plan_file.exists():
         old = json.loads(plan_file.read_text(encoding="utf-8"))
-        if (old.get("config_hash"), old.get("quick"), old.get("pairs_given")) != (
-                plan["config_hash"], quick, pairs is not None):
+        old_work = {k: v for k, v in (old.get("config") or {}).items() if k != "description"}
+        if (old_work, old.get("quick"), old.get("pairs_given")) != (study.work(), quick, pairs is not None):
             raise SpecsError(f"{out} holds a study with another config (or --quick/--pairs); use another --out "
                              "or delete the folder to start over")
         plan["wall_s"] = old.get("wall_s")
@@ -381,7 +385,7 @@ def gf(preset: str, overrides: tuple[str, ...], quick: bool, out: Path, pairs: P
 
     \b
     Examples:
-      specs-train study gf --out runs/gf-study                  # toy world, tiny base, ~45 min on 2 cores
+      specs-train study gf --out runs/gf-study                  # toy world, tiny base, ~20 min on 2 cores
       specs-train study gf --quick --out runs/gf-quick          # the machinery in a few minutes
       specs-train study gf --out runs/gf --pairs runs/specs-tiny/02-distill --no-rl
       specs-train study gf --out runs/gf7b --set preset=qwen2.5-vl-7b --set benchmark=mathvista ...

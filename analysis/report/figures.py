@@ -211,7 +211,8 @@ def study_figures(data: dict[str, Any]) -> list[dict[str, str]]:
             xs = [b["step"] for b in rows]
             lo = [b[key]["min"] for b in rows]
             hi = [b[key]["max"] for b in rows]
-            fig.add_scatter(x=xs + xs[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(colour[m], 0.18),
+            fig.add_scatter(x=xs + xs[::-1], y=hi + lo[::-1], mode="lines", fill="toself",
+                            fillcolor=_rgba(colour[m], 0.18),
                             line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=m, row=1, col=ci)
             fig.add_scatter(x=xs, y=[b[key]["mean"] for b in rows], mode="lines+markers", name=m, legendgroup=m,
                             showlegend=ci == 1, line={"color": colour[m]}, row=1, col=ci)

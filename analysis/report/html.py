@@ -263,6 +263,10 @@ def _study(data: dict[str, Any]) -> str:
                    f"<td class='num'>{num(p['g_id'], sign=True)}</td><td class='num'>{num(p['g_ood'], sign=True)}"
                    f"</td><td class='num'><b>{num(p['gamma'])}</b>{ci(gci[0], gci[1])}</td>"
                    f"<td>{e(p['status'])}</td></tr>")
+    con_rows = "".join(
+        f"<tr><td>{e(c['b'])} − {e(c['a'])}</td><td class='num'>{c['step']}</td><td class='num'>"
+        f"{_band(c['gamma_diff'])}</td><td class='note'>{e(', '.join(f'{x:+.1f}' for x in c['diffs']))}</td></tr>"
+        for c in st.get("contrasts") or [])
     sc = st.get("scatter")
     fit = ""
     if sc:
@@ -310,6 +314,9 @@ def _study(data: dict[str, Any]) -> str:
         f"{''.join(head)}</tbody></table><p class='note'>Mean over seeds; t95 = 95% Student-t interval over seeds "
         "(training randomness only: all seeds use the same pairs and eval items); range = min–max. Per-checkpoint "
         f"item-bootstrap intervals are in the table below.</p>{fit}{_figs(figs)}"
+        + ("<details><summary>Γ differences between methods, paired by seed</summary><table class='sortable'>"
+           "<thead><tr><th>b − a</th><th>Step</th><th>Γ(b) − Γ(a)</th><th>per seed</th></tr></thead>"
+           f"<tbody>{con_rows}</tbody></table></details>" if con_rows else "")
         + (f"<h3>Exploration of the cold-start models</h3><table><thead><tr><th>Model</th><th>Split</th>"
            "<th>items×samples</th><th>pass@k (%)</th><th>RBF (tokens)</th><th>token entropy (nats)</th></tr></thead>"
            f"<tbody>{''.join(ex_rows)}</tbody></table>" if ex_rows else "")
