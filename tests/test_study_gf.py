@@ -265,3 +265,26 @@ def test_quick_study_contrasts_are_per_seed_differences_of_the_points(quick_stud
         assert c["diffs"] == pytest.approx([gamma[(c["b"], s, c["step"])] - gamma[(c["a"], s, c["step"])]
                                             for s in c["seeds"]])
         assert c["gamma_diff"]["mean"] == pytest.approx(sum(c["diffs"]) / len(c["diffs"]))
+
+
+def test_quick_study_lost_pieces_are_listed_then_redone_alone(quick_study):
+    """Runs last: deletes one checkpoint eval and one RL stage, as a crash or a clean-up would."""
+    import shutil
+
+    from analysis.study import collect_study
+
+    out, _ = quick_study
+    plan = json.loads((out / "study_plan.json").read_text())
+    run = plan["runs"][0]
+    curve_eval = next(c["eval"] for c in run["curve"] if c["step"] not in (0, plan["config"]["steps"]))
+    shutil.rmtree(out / curve_eval)
+    shutil.rmtree(out / run["rl_dir"])
+    partial = collect_study(out, n_boot=0)
+    assert curve_eval in partial["missing"] and run["rl_eval"] in partial["missing"]
+    assert len(partial["points"]) == len(json.loads((out / "study.json").read_text())["points"]) - 1
+    p = specs_train("study", "gf", "--quick", "--out", str(out), "--no-report")
+    log = p.stdout + p.stderr
+    assert p.returncode == 0, log[-3000:]
+    assert log.count("   eval of checkpoint") == 1 and log.count("rl step 1/") == 1
+    assert "cold-start step 1/" not in log and "zero-rl step 1/" not in log
+    assert json.loads((out / "study.json").read_text())["missing"] == []
