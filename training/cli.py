@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "stage": "training.commands:stage",
     "config": "training.commands:show_config",
     "export": "training.export:export",
+    "study": "training.study:study",
     "vllm-serve": "training.commands:vllm_serve",
 }
 
@@ -39,6 +40,7 @@ def cli() -> None:
       specs-train stage rl --from runs/specs-tiny/03-cold-start/model --out runs/rl-only --preset tiny
       specs-train config --preset qwen2.5-vl-7b                      # the resolved settings
       specs-train export --format verl --preset tiny --out runs/verl-data
+      specs-train study gf --out runs/gf-study                       # SFT vs DPO vs DPO+SFT, seeds, RL, pass@k
     """
 
 

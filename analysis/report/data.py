@@ -467,6 +467,7 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
 
     opt = options or ReportOptions()
     check_metric(opt.metric)
+    inputs, training, study = _expand_study(inputs, training)
     runs, failed, trains, flags, order = _load_inputs(inputs, training)
     if not runs and not trains:
         detail = "; ".join(f"{f['dir']}: {f['error']}" for f in failed) or "no inputs"
@@ -539,8 +540,50 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         "leaderboard": lb,
         "provenance": _provenance(runs),
         "drilldown": drill,
+        "study": study,
     }
     return _r(data)
+
+
+def _expand_study(inputs: Sequence[str | Path | Run], training: Sequence[str | Path | TrainingRun]
+                  ) -> tuple[list[Any], list[Any], dict[str, Any] | None]:
+    """A GF study folder among the inputs becomes its study data plus ordinary runs and training logs.
+
+    Why these runs: the comparison sections then show the base model (the baseline, first),
+    each method's final cold-start and post-RL eval of the study's first seed, and the
+    cold-start and RL training logs of that seed; every seed's numbers are in the study
+    section. One study per report (two studies' sections would need their own layout).
+    """
+    from analysis.study import collect_study, is_study_dir, read_plan
+
+    studies = [x for x in inputs if not isinstance(x, Run) and is_study_dir(Path(x))]
+    if not studies:
+        return list(inputs), list(training), None
+    if len(studies) > 1:
+        raise AnalysisError(f"one GF study folder per report, got {len(studies)}: "
+                            f"{', '.join(Path(x).name for x in studies)}")
+    sd = Path(studies[0])
+    plan = read_plan(sd)
+    first = plan["config"]["seeds"][0]
+    runs: list[Any] = []
+    if (sd / plan["base_eval"] / "samples.jsonl").is_file():
+        runs.append(sd / plan["base_eval"])
+    trains: list[Any] = []
+    for key in ("curve", "rl_eval"):
+        for r in plan["runs"]:
+            if r["seed"] != first:
+                continue
+            rel = r["curve"][-1]["eval"] if key == "curve" else r.get("rl_eval")
+            if rel and (sd / rel / "samples.jsonl").is_file():
+                runs.append(sd / rel)
+    for r in plan["runs"]:
+        if r["seed"] == first and (sd / r["dir"]).is_dir() and is_training_dir(sd / r["dir"]):
+            try:
+                trains.append(load_training(sd / r["dir"], name=Path(r["dir"]).name))
+            except TrainingLogError:
+                trains.append(sd / r["dir"])  # reported as not loaded, with the reason
+    rest = [x for x in inputs if x is not studies[0]]
+    return runs + rest, [*trains, *training], collect_study(sd)
 
 
 def _title(runs: list[Run], baseline: Run | None) -> str:

@@ -178,3 +178,91 @@ def all_figures(data: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
         "exploration": passk_curves(data) + group_bars(data) + rbf_bars(data),
         "training": training_curves(data),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# GF study (analysis.study): curves with seed bands, Γ vs post-RL, pass@k, RBF
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def study_figures(data: dict[str, Any]) -> list[dict[str, str]]:
+    """The GF study's figures, from ``data["study"]`` only (empty without a study)."""
+    st = data.get("study")
+    if not st:
+        return []
+    cfg = st["config"]
+    methods = cfg["methods"]
+    colour = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(methods)}
+    out = []
+    # 1. Ψ_ID, Ψ_OOD and Γ per step: mean over seeds, min–max band
+    panels = (("psi_id", f"ID {cfg['metric']} (%)"), ("psi_ood", f"OOD {cfg['metric']} (%)"), ("gamma", "Γ (points)"))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in panels])
+    for ci, (key, _) in enumerate(panels, 1):
+        for m in methods:
+            rows = sorted((b for b in st["bands"] if b["method"] == m and b[key]["mean"] is not None),
+                          key=lambda b: b["step"])
+            if not rows:
+                continue
+            xs = [b["step"] for b in rows]
+            lo = [b[key]["min"] for b in rows]
+            hi = [b[key]["max"] for b in rows]
+            fig.add_scatter(x=xs + xs[::-1], y=hi + lo[::-1], mode="lines", fill="toself",
+                            fillcolor=_rgba(colour[m], 0.18),
+                            line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=m, row=1, col=ci)
+            fig.add_scatter(x=xs, y=[b[key]["mean"] for b in rows], mode="lines+markers", name=m, legendgroup=m,
+                            showlegend=ci == 1, line={"color": colour[m]}, row=1, col=ci)
+        fig.update_xaxes(title_text="cold-start step", row=1, col=ci)
+    n = max((b["n_seeds"] for b in st["bands"]), default=0)
+    fig.update_layout(title=f"Cold start: ID / OOD {cfg['metric']} and Γ (β = {cfg['beta']:g}); mean over {n} "
+                      "seed(s), band = min–max")
+    out.append({"id": "fig-study-curves", "title": "GF curves", "html": _html(fig, "fig-study-curves", 400)})
+    # 2. Γ at the last cold-start step vs post-RL performance
+    sc = st.get("scatter")
+    if sc and sc["points"]:
+        fig = go.Figure()
+        for m in methods:
+            pts = [p for p in sc["points"] if p["method"] == m]
+            if pts:
+                fig.add_scatter(x=[p["gamma"] for p in pts], y=[p["post_rl"] for p in pts], mode="markers",
+                                name=m, marker={"color": colour[m], "size": 10},
+                                text=[f"{m} seed {p['seed']}" for p in pts])
+        f = sc["fit"]
+        xs = [p["gamma"] for p in sc["points"]]
+        if f["slope"] is not None:
+            x0, x1 = min(xs), max(xs)
+            fig.add_scatter(x=[x0, x1], y=[f["intercept"] + f["slope"] * x0, f["intercept"] + f["slope"] * x1],
+                            mode="lines", name="least-squares fit", line={"color": "#555", "dash": "dash"})
+        r2 = "undefined" if f["r2"] is None else f"{f['r2']:.3f}"
+        fig.update_layout(title=f"Γ at step {cfg['steps']} vs post-RL {cfg['final_metric']} (%): R² = {r2} "
+                          f"over {f['n']} points", xaxis={"title": "Γ (points)"},
+                          yaxis={"title": f"post-RL {cfg['final_metric']} (%)"})
+        out.append({"id": "fig-study-scatter", "title": "Γ vs post-RL", "html": _html(fig, "fig-study-scatter")})
+    # 3. pass@k and RBF
+    ex = st.get("exploration") or []
+    if ex:
+        fig = make_subplots(rows=1, cols=2, subplot_titles=["unbiased pass@k (%)",
+                                                            f"rollout branching factor (top-p {cfg['passk']['stats_top_p']})"])
+        models = [e["model"] for e in ex]
+        mcol = {m: PALETTE[(i + 4) % len(PALETTE)] if m == "base" else colour.get(m, PALETTE[i % len(PALETTE)])
+                for i, m in enumerate(models)}
+        for e in ex:
+            ks = [int(k) for k in e["pass_at_k"]]
+            fig.add_scatter(x=ks, y=list(e["pass_at_k"].values()), mode="lines+markers", name=e["model"],
+                            legendgroup=e["model"], line={"color": mcol[e["model"]]}, row=1, col=1)
+        fig.update_xaxes(type="log", title_text="k", row=1, col=1)
+        rb = [e for e in ex if e.get("rbf")]
+        if rb:
+            errs = [_err(e["rbf"]) for e in rb]
+            fig.add_bar(x=[e["model"] for e in rb], y=[e["rbf"]["value"] for e in rb], showlegend=False,
+                        marker_color=[mcol[e["model"]] for e in rb], row=1, col=2,
+                        error_y={"type": "data", "symmetric": False, "array": [x[0] for x in errs],
+                                 "arrayminus": [x[1] for x in errs]})
+        fig.update_layout(title=f"Exploration of the cold-start models on {ex[0]['split']}: {ex[0]['n_items']} items × "
+                          f"{ex[0]['n_samples']} samples")
+        out.append({"id": "fig-study-passk", "title": "pass@k and RBF", "html": _html(fig, "fig-study-passk")})
+    return out

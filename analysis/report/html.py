@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from analysis.leaderboard import format_value as lb_value
-from analysis.report.figures import all_figures
+from analysis.report.figures import all_figures, study_figures
 
 CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dde5;--bg:#fff;--soft:#f5f7fa;--pos:#1a7f37;--neg:#c62828;
@@ -125,7 +125,7 @@ def _header(data: dict[str, Any]) -> str:
             f"<p class=\"meta\">Ψ = <b>{e(o['metric'])}</b>{e(prof)} · baseline <b>{e(data['baseline'] or '—')}</b>"
             f" · {o['level'] * 100:g}% percentile bootstrap intervals over items ({o['n_boot']} resamples, seed "
             f"{o['seed']}) · GF β = {o['beta']:g} · values in %</p><ul class=\"meta\">{''.join(runs)}</ul>"
-            "<nav><a href=\"#headline\">Headline</a><a href=\"#gf\">GF</a><a href=\"#leaderboard\">Leaderboard</a>"
+            "<nav>" + ('<a href="#study">GF study</a>' if data.get("study") else "") + "<a href=\"#headline\">Headline</a><a href=\"#gf\">GF</a><a href=\"#leaderboard\">Leaderboard</a>"
             "<a href=\"#charts\">Charts</a><a href=\"#exploration\">Exploration</a><a href=\"#training\">Training</a>"
             "<a href=\"#metrics\">All metrics</a><a href=\"#provenance\">Provenance</a>"
             "<a href=\"#drilldown\">Disagreements</a><a href=\"#\" id=\"dl-json\" download=\"report-data.json\">"
@@ -227,6 +227,107 @@ def _gf(data: dict[str, Any]) -> str:
             f"<p class=\"note\">Γ = (1+β²)·G_ID·G_OOD / (β²·G_ID + G_OOD), β = {g0['beta']:g}, Ψ = {e(g0['metric'])}; "
             f"{e(g0['rule'])}. Split roles: {e(g0['roles_source'])}. Intervals: paired bootstrap over items per split."
             "</p></section>")
+
+
+def _band(b: dict[str, Any] | None, nd: int = 1) -> str:
+    """A seed band cell: mean, 95% t interval over seeds, min–max."""
+    if not b or b.get("mean") is None:
+        return "—"
+    out = num(b["mean"], nd)
+    if b.get("t_lo") is not None:
+        out += f' <span class="ci">t95 [{b["t_lo"]:.{nd}f}, {b["t_hi"]:.{nd}f}]</span>'
+    if b.get("n", 0) > 1:
+        out += f' <span class="ci">range {b["min"]:.{nd}f}–{b["max"]:.{nd}f} (n={b["n"]})</span>'
+    return out
+
+
+def _study(data: dict[str, Any]) -> str:
+    """The GF study: headline Γ per method over seeds, curves, Γ vs post-RL, pass@k/RBF, RL stuckness."""
+    st = data.get("study")
+    if not st:
+        return ""
+    cfg = st["config"]
+    figs = study_figures(data)
+    head = []
+    for h in st["headline"]:
+        alt = " · ".join(f"{k}: {num((h['gamma_by_metric'].get(k) or {}).get('mean'))}"
+                         for k in ("accuracy", "format_compliance", "strict_accuracy"))
+        head.append(f"<tr><td><b>{e(h['method'])}</b></td><td class='num'>{_band(h['gamma'])}</td>"
+                    f"<td class='num'>{_band(h['psi_id'])}</td><td class='num'>{_band(h['psi_ood'])}</td>"
+                    f"<td class='num'>{_band(h['post_rl'])}</td><td class='note'>{e(alt)}</td></tr>")
+    pts = []
+    for p in sorted(st["points"], key=lambda p: (p["method"], p["seed"], p["step"])):
+        gci = p.get("gamma_ci") or [None, None]
+        pts.append(f"<tr><td>{e(p['method'])}</td><td>{p['seed']}</td><td class='num'>{p['step']}</td>"
+                   f"<td class='num'>{num(p['psi_id'])}</td><td class='num'>{num(p['psi_ood'])}</td>"
+                   f"<td class='num'>{num(p['g_id'], sign=True)}</td><td class='num'>{num(p['g_ood'], sign=True)}"
+                   f"</td><td class='num'><b>{num(p['gamma'])}</b>{ci(gci[0], gci[1])}</td>"
+                   f"<td>{e(p['status'])}</td></tr>")
+    con_rows = "".join(
+        f"<tr><td>{e(c['b'])} − {e(c['a'])}</td><td class='num'>{c['step']}</td><td class='num'>"
+        f"{_band(c['gamma_diff'])}</td><td class='note'>{e(', '.join(f'{x:+.1f}' for x in c['diffs']))}</td></tr>"
+        for c in st.get("contrasts") or [])
+    sc = st.get("scatter")
+    fit = ""
+    if sc:
+        f, fm = sc["fit"], sc["fit_means"]
+        r2 = "undefined" if f["r2"] is None else f"{f['r2']:.3f}"
+        r2m = "undefined" if fm["r2"] is None else f"{fm['r2']:.3f}"
+        fit = (f"<p>Γ at step {cfg['steps']} vs post-RL {e(cfg['final_metric'])}: <b>R² = {r2}</b> over {f['n']} "
+               f"method-seed points (slope {num(f['slope'], 3)}); R² = {r2m} over the {fm['n']} method means. The "
+               "paper reports R² = 0.864 over three points.</p>")
+    ex_rows = []
+    for x in st.get("exploration") or []:
+        rbf, ent = x.get("rbf") or {}, x.get("token_entropy") or {}
+        pk = x["pass_at_k"]
+        ks = [k for k in ("1", "8", "64") if k in pk] or list(pk)[:3]
+        ex_rows.append(f"<tr><td>{e(x['model'])}</td><td>{e(x['split'])}</td><td class='num'>{x['n_items']}×"
+                       f"{x['n_samples']}</td><td class='num'>"
+                       + " · ".join(f"@{k} {num(pk[k])}" for k in ks) + "</td>"
+                       f"<td class='num'>{num(rbf.get('value'), 3)}{ci(rbf.get('lo'), rbf.get('hi'), 3)}</td>"
+                       f"<td class='num'>{num(ent.get('value'), 3)}</td></tr>")
+    rl_rows = []
+    for r in st["runs"]:
+        s = r.get("stuckness")
+        if not s:
+            continue
+
+        def fl(k: str, mul: float = 100.0, s: dict[str, Any] = s) -> str:
+            a, b = s.get(f"{k}_first"), s.get(f"{k}_last")
+            return (f"{num(None if a is None else mul * a)} → {num(None if b is None else mul * b)}")
+
+        post = (r.get("post_rl") or {}).get("mean")
+        rl_rows.append(f"<tr><td>{e(r['method'])}</td><td>{r['seed']}</td><td class='num'>{s.get('steps')}</td>"
+                       f"<td class='num'>{fl('zero_variance_rate')}</td><td class='num'>{fl('all_correct_rate')}</td>"
+                       f"<td class='num'>{fl('all_wrong_rate')}</td><td class='num'>{fl('reward', 1.0)}</td>"
+                       f"<td class='num'>{fl('entropy', 1.0)}</td><td class='num'>{num(post)}</td></tr>")
+    miss = (f"<p class='note'>Not (yet) available: {e(', '.join(st['missing']))}.</p>" if st.get("missing") else "")
+    wall = f" · wall time {st['wall_s'] / 60:.1f} min" if st.get("wall_s") else ""
+    return (
+        f'<section id="study"><h2>GF study {e(st.get("name") or "")}</h2>'
+        f"<p class='meta'>{e(', '.join(cfg['methods']))} cold starts from the same pairs, seeds {e(cfg['seeds'])}, "
+        f"{cfg['steps']} steps, eval every {cfg['eval_every']}; Ψ = <b>{e(cfg['metric'])}</b> on {e(cfg['benchmark'])} "
+        f"ID {e(', '.join(cfg['id_splits']))} vs OOD {e(', '.join(cfg['ood_splits']))} ({cfg['eval_limit']} items per "
+        f"split); Γ with β = {cfg['beta']:g}, gains over the base model{wall}.</p>{miss}"
+        "<h3>Γ per method at the last cold-start step</h3><table class='study'><thead><tr><th>Method</th><th>Γ</th>"
+        f"<th>Ψ_ID</th><th>Ψ_OOD</th><th>post-RL {e(cfg['final_metric'])}</th><th>mean Γ by Ψ</th></tr></thead><tbody>"
+        f"{''.join(head)}</tbody></table><p class='note'>Mean over seeds; t95 = 95% Student-t interval over seeds "
+        "(training randomness only: all seeds use the same pairs and eval items); range = min–max. Per-checkpoint "
+        f"item-bootstrap intervals are in the table below.</p>{fit}{_figs(figs)}"
+        + ("<details><summary>Γ differences between methods, paired by seed</summary><table class='sortable'>"
+           "<thead><tr><th>b − a</th><th>Step</th><th>Γ(b) − Γ(a)</th><th>per seed</th></tr></thead>"
+           f"<tbody>{con_rows}</tbody></table></details>" if con_rows else "")
+        + (f"<h3>Exploration of the cold-start models</h3><table><thead><tr><th>Model</th><th>Split</th>"
+           "<th>items×samples</th><th>pass@k (%)</th><th>RBF (tokens)</th><th>token entropy (nats)</th></tr></thead>"
+           f"<tbody>{''.join(ex_rows)}</tbody></table>" if ex_rows else "")
+        + (f"<h3>Downstream RL: stuckness</h3><table class='sortable'><thead><tr><th>Method</th><th>Seed</th>"
+           "<th>steps</th><th>zero-variance groups (%)</th><th>all correct (%)</th><th>all wrong (%)</th><th>reward</th>"
+           "<th>entropy</th><th>post-RL (%)</th></tr></thead>"
+           f"<tbody>{''.join(rl_rows)}</tbody></table><p class='note'>first → last 20% of logged RL steps; a "
+           "zero-variance group gives GRPO no gradient.</p>" if rl_rows else "")
+        + "<details><summary>Every checkpoint</summary><table class='sortable'><thead><tr><th>Method</th>"
+        "<th>Seed</th><th>Step</th><th>Ψ_ID</th><th>Ψ_OOD</th><th>G_ID</th><th>G_OOD</th><th>Γ [95% item bootstrap]"
+        f"</th><th>status</th></tr></thead><tbody>{''.join(pts)}</tbody></table></details></section>")
 
 
 def _leaderboard(data: dict[str, Any]) -> str:
@@ -428,7 +529,7 @@ def render_html(data: dict[str, Any]) -> str:
     """The whole page. Deterministic: same data, same bytes."""
     figs = all_figures(data)
     body = "".join([
-        _header(data), _flags(data), _headline(data), _gf(data), _leaderboard(data),
+        _header(data), _flags(data), _study(data), _headline(data), _gf(data), _leaderboard(data),
         f'<section id="charts"><h2>Charts</h2>{_figs(figs["charts"])}</section>',
         _exploration(data, figs["exploration"]), _training(data, figs["training"]), _metrics(data),
         _provenance(data), _drilldown(data),

@@ -79,4 +79,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         for r in lb["rows"]:
             vals = [format_value(r["values"].get(c["key"]), r["kind"], lb["value_kind"]) for c in lb["columns"]]
             lines.append(f"| {_cell(r['label'])} | " + " | ".join(vals) + f" | {_cell(r['provenance'])} |")
+    if data.get("study"):
+        from analysis.study import study_markdown
+
+        lines += ["", "#" + study_markdown(data["study"]).rstrip("\n")]
     return "\n".join(lines) + "\n"

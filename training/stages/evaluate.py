@@ -28,8 +28,13 @@ def eval_tasks(config: PipelineConfig) -> list[TaskSpec]:
 
 
 def evaluate_model(model: str, stage_dir: Path, run_name: str, config: PipelineConfig,
-                   log: Callable[[str], None] = print, overwrite: bool = False) -> dict[str, Any]:
-    """Run the configured eval on ``model``; returns ``{"run": relative dir, "results": {bench: {split: …}}}``."""
+                   log: Callable[[str], None] = print, overwrite: bool = False,
+                   record_token_stats: bool = False, stats_top_p: float = 0.95) -> dict[str, Any]:
+    """Run the configured eval on ``model``; returns ``{"run": relative dir, "results": {bench: {split: …}}}``.
+
+    ``record_token_stats`` keeps per-token entropy and nucleus sizes (the rollout branching
+    factor of the GF study's exploration numbers); off for ordinary stage evals.
+    """
     from specs_eval.benchmarks import get_benchmark
     from specs_eval.engine import RunConfig, run_eval
 
@@ -37,7 +42,8 @@ def evaluate_model(model: str, stage_dir: Path, run_name: str, config: PipelineC
     tasks = eval_tasks(config)
     max_tokens = ev.max_new_tokens or max(get_benchmark(t.benchmark).default_max_new_tokens for t in tasks)
     settings = GenerationSettings(max_new_tokens=max_tokens, temperature=ev.temperature, top_p=ev.top_p, n=ev.n,
-                                  seed=ev.seed, batch_size=ev.batch_size)
+                                  seed=ev.seed, batch_size=ev.batch_size,
+                                  record_token_stats=record_token_stats, stats_top_p=stats_top_p)
     rc = RunConfig(model=model, tasks=tasks, generation=settings, backend=ev.backend,
                    backend_options=backend_options(ev.backend, ev.backend_options, config),
                    out=stage_dir / EVAL_DIR, run_name=run_name, overwrite=overwrite)
