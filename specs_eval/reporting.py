@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -22,9 +23,13 @@ def _pct(x: float | None) -> str:
 
 
 def results_table(results: RunResults, title: str = "") -> Table:
-    table = Table(title=title or results.run_name, title_justify="left")
+    # No vertical rules and no wrapping: the table fits 80 columns (a pipe or CI log) without
+    # truncating benchmark or split names into "toywor…".
+    table = Table(title=title or results.run_name, title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), pad_edge=False, collapse_padding=True)
     for col in ("benchmark", "split", "n", "acc%", "format%", "strict%", "noparse%", "trunc%", "err%"):
-        table.add_column(col, justify="left" if col in ("benchmark", "split") else "right")
+        table.add_column(col, justify="left" if col in ("benchmark", "split") else "right", no_wrap=True,
+                         min_width=len(col))
     for bname, b in results.benchmarks.items():
         for split, m in b.splits.items():
             table.add_row(bname, split, str(m.n_samples), _pct(m.accuracy), _pct(m.format_compliance),
