@@ -373,17 +373,11 @@ def run_bootstrap(cfg: BootstrapConfig, on_step: Callable[[int], None] | None = 
 
 
 def _progress(console: Any) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import TextColumn
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console)
+    from specs_eval.progress import progress_bar
+
+    return progress_bar(console, TextColumn("{task.fields[info]}"))
 
 
 def _jsonable(obj: Any) -> Any:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,7 +42,7 @@ def build_config(preset: str, overrides: tuple[str, ...], launch: str | None, nu
     items: list[str] = []
     if quick:
         quick_data = yaml.safe_load(QUICK_OVERLAY.read_text(encoding="utf-8")) or {}
-        items += _flatten(quick_data)
+        items += flatten_overrides(quick_data)
     if launch:
         items.append(f"runtime.launch={launch}")
     if num_processes:
@@ -52,13 +53,15 @@ def build_config(preset: str, overrides: tuple[str, ...], launch: str | None, nu
     return load_config(str(preset_path(preset)), items)
 
 
-def _flatten(d: dict, prefix: str = "") -> list[str]:
+def flatten_overrides(d: dict[str, Any], prefix: str = "") -> list[str]:
+    """A nested settings dict as ``--set`` items (``a.b=<json>``), so YAML overlays and
+    command-line overrides go through the same typed path."""
     import json
 
     out = []
     for k, v in d.items():
         if isinstance(v, dict) and v:
-            out += _flatten(v, f"{prefix}{k}.")
+            out += flatten_overrides(v, f"{prefix}{k}.")
         else:
             out.append(f"{prefix}{k}={json.dumps(v)}")
     return out

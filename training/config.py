@@ -253,22 +253,25 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml") if not p.stem.startswith("_"))
+def list_presets(presets_dir: Path = PRESETS_DIR) -> list[str]:
+    """Shipped presets by name; files starting with ``_`` are overlays, not presets."""
+    return sorted(p.stem for p in presets_dir.glob("*.yaml") if not p.stem.startswith("_"))
 
 
-def preset_path(name_or_path: str) -> Path:
+def preset_path(name_or_path: str, presets_dir: Path = PRESETS_DIR, what: str = "preset") -> Path:
+    """A preset YAML by shipped name or by path; an unknown name is an error with a did-you-mean hint."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
-            raise ConfigError(f"preset file not found: {p}")
+            raise ConfigError(f"{what} file not found: {p}")
         return p
-    candidate = PRESETS_DIR / f"{name_or_path}.yaml"
+    candidate = presets_dir / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
-    hint = difflib.get_close_matches(name_or_path, list_presets(), n=1)
+    known = list_presets(presets_dir)
+    hint = difflib.get_close_matches(name_or_path, known, n=1)
     more = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise ConfigError(f"unknown preset {name_or_path!r}{more}; known: {', '.join(list_presets())}")
+    raise ConfigError(f"unknown {what} {name_or_path!r}{more}; known: {', '.join(known)}")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

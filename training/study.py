@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from specs_eval.errors import SpecsError
-from training.config import PRESETS_DIR, ConfigError, PipelineConfig, apply_overrides
+from training.config import PRESETS_DIR, ConfigError, PipelineConfig, apply_overrides, preset_path
 
 STUDY_PRESETS_DIR = PRESETS_DIR / "study"
 QUICK_OVERLAY = STUDY_PRESETS_DIR / "_gf-quick.yaml"
@@ -132,16 +132,7 @@ def slug(method: str) -> str:
 
 
 def study_preset_path(name_or_path: str) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise ConfigError(f"study preset file not found: {p}")
-        return p
-    cand = STUDY_PRESETS_DIR / f"{name_or_path}.yaml"
-    if not cand.exists():
-        known = sorted(x.stem for x in STUDY_PRESETS_DIR.glob("*.yaml") if not x.stem.startswith("_"))
-        raise ConfigError(f"unknown study preset {name_or_path!r}; known: {', '.join(known)}")
-    return cand
+    return preset_path(name_or_path, STUDY_PRESETS_DIR, "study preset")
 
 
 def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -174,23 +165,13 @@ def load_study_config(preset: str, overrides: list[str] | tuple[str, ...] = (), 
         raise ConfigError(f"study config: {'; '.join(msgs)}") from None
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out += _flatten(v, f"{prefix}{k}.")
-        else:
-            out.append(f"{prefix}{k}={json.dumps(v)}")
-    return out
-
-
 def pipeline_config(study: GFStudyConfig, quick: bool, *extra: str) -> PipelineConfig:
     """The pipeline config every stage of the study uses (study eval, cold-start steps, RL budget)."""
-    from training.commands import build_config
+    from training.commands import build_config, flatten_overrides
 
     task = {"benchmark": study.benchmark, "splits": study.id_splits + study.ood_splits, "limit": study.eval_limit,
             "prompt_variant": study.prompt_variant}
-    items = [*_flatten(study.pipeline),
+    items = [*flatten_overrides(study.pipeline),
              f"eval.tasks={json.dumps([task])}",
              'eval.after=["base", "cold-start", "rl"]',
              f"cold_start.max_steps={study.steps}",

@@ -236,19 +236,10 @@ def _run_data_parallel(models, tasks, settings, backend, backend_options, out, r
 
 
 def _run_with_progress(config, console):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from specs_eval.engine import run_eval
+    from specs_eval.progress import progress_bar
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, transient=False, disable=console.quiet) as bar:
+    with progress_bar(console, transient=False, disable=console.quiet) as bar:
         task_id = bar.add_task(f"{config.resolved_name()}", total=None)
 
         def progress(done: int, total: int) -> None:
