@@ -88,3 +88,34 @@ def test_images_are_small_rgb_pil():
     r = world.make_item("id", 0)
     img = r["decoded_image"]
     assert img.mode == "RGB" and img.size == (112, 112)
+
+
+def test_image_blind_baselines_follow_their_definitions():
+    from specs_eval.toyworld.baselines import fit_prior, gold, prior_accuracy, template, uniform_accuracy
+
+    train = world.generate_split("train", 600)
+    rows = world.generate_split("id", 120)
+    prior = fit_prior(train)
+    # the prior answer of a template is the most frequent training answer of that template
+    key = template(train[0])
+    same = Counter(gold(r) for r in train if template(r) == key)
+    assert prior[key] == same.most_common(1)[0][0]
+    # answering every row with its own gold answer through the prior scores 1, uniform is 1/options
+    assert prior_accuracy({template(r): gold(r) for r in rows[:1]}, rows[:1]) == 1.0
+    mc = [r for r in rows if r["question_type"] == "multi_choice"][:5]
+    assert uniform_accuracy(mc) == pytest.approx(sum(1 / len(r["choices"]) for r in mc) / len(mc))
+    # a held-out family has no template in the prior: multiple choice falls back to the uniform guess
+    held = world.generate_split("ood_task", 40)
+    assert prior_accuracy(prior, held) == pytest.approx(uniform_accuracy(held))
+    assert 0.0 <= prior_accuracy(prior, rows) <= 1.0
+
+
+def test_toyworld_baselines_cli_and_missing_out():
+    from .conftest import run_cli
+
+    r = run_cli("toyworld", "--baselines", "-s", "id", "-s", "ood_format", "-n", "30")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split()[:2] == ["split", "n"] and [ln.split()[0] for ln in lines[1:]] == ["id", "ood_format"]
+    r = run_cli("toyworld")
+    assert r.returncode == 2 and "--out is required" in r.stderr
