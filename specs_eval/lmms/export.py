@@ -1,6 +1,6 @@
 """Export a benchmark split as an lmms-eval task folder (``--include_path DIR``).
 
-Layout written (lmms-eval 0.7.x conventions, measured in /work/shared/docs/serving-feasibility.md §2):
+Layout written (lmms-eval 0.7.x conventions, measured in the project notes on serving feasibility, §2):
 
     DIR/<task>.yaml          dataset_path: json, data_files = ABSOLUTE path of data/<split>.jsonl
     DIR/utils.py             doc_to_visual / doc_to_text / process_results / aggregate_mean
