@@ -82,6 +82,15 @@ class StageManifest(BaseModel):
         return all(self.inputs[k].hash == v.hash and self.inputs[k].ref == v.ref for k, v in inputs.items())
 
 
+def invocation() -> list[str]:
+    """The command line as the user typed it, without this machine's paths: ``python -m training``
+    and the ``specs-train`` script both record as ``specs-train …`` (other entry points by file name)."""
+    prog = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("specs-train")
+    is_cli = prog.name == "specs-train" or (prog.name == "__main__.py" and prog.parent.name == "training")
+    name = "specs-train" if is_cli else prog.name
+    return [name, *sys.argv[1:]]
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -106,4 +115,4 @@ def write_manifest(stage_dir: Path, manifest: StageManifest) -> None:
 
 def new_manifest(stage: str, config_hash: str, config: dict[str, Any], inputs: dict[str, InputRef]) -> StageManifest:
     return StageManifest(stage=stage, config_hash=config_hash, config=config, inputs=inputs,
-                         libraries=library_versions(), started=now(), command=list(sys.argv))
+                         libraries=library_versions(), started=now(), command=invocation())

@@ -16,7 +16,6 @@ after it over.
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from specs_eval.io import atomic_write_json, atomic_write_text
 from training.config import PipelineConfig
 from training.launch import Launcher
-from training.manifest import StageError, StageManifest, now, read_manifest
+from training.manifest import StageError, StageManifest, invocation, now, read_manifest
 from training.stages.base import StageContext, file_ref, model_ref, run_stage
 from training.stages.distill import PAIRS_FILE
 from training.stages.train import MODEL_DIR
@@ -70,7 +69,7 @@ def run_pipeline(config: PipelineConfig, out: Path, redo: Sequence[str] = (), un
     out.mkdir(parents=True, exist_ok=True)
     for stage in redo:
         redo_from(out, stage, log)
-    atomic_write_json(out / PIPELINE_FILE, {"schema_version": 1, "updated": now(), "command": list(sys.argv),
+    atomic_write_json(out / PIPELINE_FILE, {"schema_version": 1, "updated": now(), "command": invocation(),
                                             "layout": {k: f for k, f, _ in LAYOUT},
                                             "config": config.model_dump(mode="json")})
     base = config.base_model

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from specs_eval.errors import SpecsError
 from training.config import PRESETS_DIR, ConfigError, PipelineConfig, apply_overrides, preset_path
+from training.manifest import invocation
 
 STUDY_PRESETS_DIR = PRESETS_DIR / "study"
 QUICK_OVERLAY = STUDY_PRESETS_DIR / "_gf-quick.yaml"
@@ -203,7 +203,7 @@ def _plan(study: GFStudyConfig, out: Path, pairs_given: bool, quick: bool) -> di
     passk = [{"model": m, "eval": f"passk/eval/passk-{slug(m)}"} for m in study.passk.models] \
         if study.passk.enabled else []
     return {"schema_version": 1, "kind": "gf-study", "name": study.name, "config_hash": study.hash(),
-            "quick": quick, "pairs_given": pairs_given, "command": list(sys.argv),
+            "quick": quick, "pairs_given": pairs_given, "command": invocation(),
             "config": study.model_dump(mode="json"), "base_eval": "shared/00-base/eval/00-base",
             "runs": runs, "passk": passk, "wall_s": None}
 
