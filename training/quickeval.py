@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from specs_eval.benchmarks.toy import ToyWorld, score_toy
+from specs_eval.records import GenerationSettings
 from specs_eval.scoring.formats import FORMATS
 from specs_eval.toyworld import world
 
@@ -26,7 +27,7 @@ _BENCH = ToyWorld()
 
 
 def prompt_text(processor: Any, row: dict[str, Any]) -> str:
-    """The chat-formatted prompt for a row, exactly as evaluation builds it."""
+    """The chat-formatted prompt for a row, exactly as evaluation builds it (training targets follow it)."""
     messages = _BENCH.build_prompt(row, "official").messages()
     return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
@@ -41,31 +42,29 @@ def generate(
     max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 64,
 ) -> list[list[str]]:
-    """``n`` responses per row: greedy when ``temperature`` is 0, else plain sampling (no top-k/top-p)."""
+    """``n`` responses per row through the harness's own HF backend (same prompts, same decoding):
+    greedy when ``temperature`` is 0, else plain sampling (no top-k/top-p).
+
+    The global torch RNG is restored afterwards, so an evaluation in the middle of training
+    does not change the training run's random stream.
+    """
     import torch
 
+    from specs_eval.backends.hf import HFBackend
+
+    backend = HFBackend.from_loaded(model, processor, device=str(model.device))
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                                  top_k=0 if temperature > 0 else None, n=n)
     was_training = model.training
     model.eval()
     out: list[list[str]] = []
     try:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            enc = processor(
-                text=[prompt_text(processor, r) for r in chunk],
-                images=[_BENCH.image(r) for r in chunk],
-                return_tensors="pt",
-                padding=True,
-                padding_side="left",
-            )
-            sampling = temperature > 0
-            kwargs: dict[str, Any] = {"do_sample": sampling, "max_new_tokens": max_new_tokens,
-                                      "num_return_sequences": n}
-            if sampling:
-                kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
-            with torch.no_grad():
-                seqs = model.generate(**enc, **kwargs)
-            texts = processor.batch_decode(seqs[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-            out += [texts[i * n : (i + 1) * n] for i in range(len(chunk))]
+        with torch.random.fork_rng(devices=[]):
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                outs = backend.generate([_BENCH.build_prompt(r, "official") for r in chunk], settings,
+                                        seed=EVAL_SEED + start)
+                out += [[o.text for o in row] for row in outs]
     finally:
         model.train(was_training)
     return out

@@ -56,9 +56,23 @@ class HFBackend:
         if threads:
             torch.set_num_threads(threads)
         self.model, self.processor, self.info = load_model(model, device=device, dtype=dtype, revision=revision)
+        self._attach(device)
+
+    @classmethod
+    def from_loaded(cls, model: Any, processor: Any, device: str = "cpu") -> HFBackend:
+        """Wrap a model already in memory (a trainer's periodic evaluation) without reloading it.
+
+        The processor is not modified (padding side is passed per call), so a training loop
+        that shares it keeps its own padding.
+        """
+        self = cls.__new__(cls)
+        self.model, self.processor, self.info = model, processor, None
+        self._attach(device)
+        return self
+
+    def _attach(self, device: str) -> None:
         self.device = device
         tok = self.processor.tokenizer
-        tok.padding_side = "left"
         self.eos_ids = self._eos_ids()
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_ids[0]
 
@@ -75,7 +89,8 @@ class HFBackend:
             for p in prompts
         ]
         images = [img for p in prompts for img in p.images]
-        return self.processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(self.device)
+        return self.processor(text=texts, images=images or None, padding=True, padding_side="left",
+                              return_tensors="pt").to(self.device)
 
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int = 0) -> list[list[Output]]:
         import torch
