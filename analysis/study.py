@@ -357,16 +357,23 @@ def _f(v: float | None, nd: int = 1) -> str:
     return "–" if v is None else f"{v:.{nd}f}"
 
 
+def band_parts(b: dict[str, Any] | None, nd: int = 1) -> tuple[str, str | None, str | None] | None:
+    """A seed band (``seed_band``) as text pieces: mean, ``lo, hi`` of the t interval, ``min–max``
+    (None where a piece does not apply). Markdown and HTML wrap the same pieces."""
+    if not b or b.get("mean") is None:
+        return None
+    ci = f"{_f(b['t_lo'], nd)}, {_f(b['t_hi'], nd)}" if b.get("t_lo") is not None else None
+    rng = f"{_f(b['min'], nd)}–{_f(b['max'], nd)}" if b.get("n", 0) > 1 else None
+    return _f(b["mean"], nd), ci, rng
+
+
 def _band(b: dict[str, Any] | None, nd: int = 1) -> str:
     """``mean [t-interval] (min–max)``, or just the value with one seed."""
-    if not b or b.get("mean") is None:
+    parts = band_parts(b, nd)
+    if parts is None:
         return "–"
-    s = _f(b["mean"], nd)
-    if b.get("t_lo") is not None:
-        s += f" [{_f(b['t_lo'], nd)}, {_f(b['t_hi'], nd)}]"
-    if b.get("n", 0) > 1:
-        s += f" ({_f(b['min'], nd)}–{_f(b['max'], nd)})"
-    return s
+    mean, ci, rng = parts
+    return mean + (f" [{ci}]" if ci else "") + (f" ({rng})" if rng else "")
 
 
 def study_markdown(data: dict[str, Any]) -> str:

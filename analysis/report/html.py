@@ -18,6 +18,7 @@ from typing import Any
 
 from analysis.leaderboard import format_value as lb_value
 from analysis.report.figures import all_figures, study_figures
+from analysis.study import band_parts
 
 CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dde5;--bg:#fff;--soft:#f5f7fa;--pos:#1a7f37;--neg:#c62828;
@@ -231,13 +232,15 @@ def _gf(data: dict[str, Any]) -> str:
 
 def _band(b: dict[str, Any] | None, nd: int = 1) -> str:
     """A seed band cell: mean, 95% t interval over seeds, min–max."""
-    if not b or b.get("mean") is None:
+    parts = band_parts(b, nd)
+    if parts is None:
         return "—"
-    out = num(b["mean"], nd)
-    if b.get("t_lo") is not None:
-        out += f' <span class="ci">t95 [{b["t_lo"]:.{nd}f}, {b["t_hi"]:.{nd}f}]</span>'
-    if b.get("n", 0) > 1:
-        out += f' <span class="ci">range {b["min"]:.{nd}f}–{b["max"]:.{nd}f} (n={b["n"]})</span>'
+    mean, ci, rng = parts
+    out = mean
+    if ci:
+        out += f' <span class="ci">t95 [{ci}]</span>'
+    if rng:
+        out += f' <span class="ci">range {rng} (n={b["n"]})</span>'
     return out
 
 
