@@ -158,6 +158,3 @@ def refused_scopes(flags: list[Flag]) -> set[str]:
     return {f.scope for f in flags if f.severity == "refuse"}
 
 
-def is_refused(flags: list[Flag], bench: str, split: str) -> bool:
-    scopes = refused_scopes(flags)
-    return f"{bench}/{split}" in scopes or bench in scopes

@@ -6,7 +6,7 @@ of a traceback. Anything that is merely a caveat on a number is a ``Flag`` inste
 
 from __future__ import annotations
 
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
 
 
 class AnalysisError(SpecsError):

@@ -15,7 +15,7 @@ confidence intervals and paired tests need the per-sample data anyway.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +26,17 @@ from pydantic import ValidationError
 
 from analysis.errors import RunLoadError
 from analysis.flags import Flag
-from specs_eval.records import (
+from analysis.metrics import METRICS as SCORE_METRICS
+from analysis.metrics import item_sums, metric_column
+from analysis.stats import bootstrap_ratio
+from specs_eval.core.metrics import METRICS, sample_value, split_metrics
+from specs_eval.core.records import (
     SCHEMA_VERSION,
     DatasetInfo,
     RunManifest,
     RunResults,
     SampleRecord,
+    SplitMetrics,
     TaskSpec,
 )
 
@@ -55,6 +60,17 @@ class Run:
     image_hashes: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     declared_splits: list[SplitKey] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
+    _metrics: dict[SplitKey, SplitMetrics] = field(default_factory=dict, repr=False)
+
+    def split_samples(self, benchmark: str, split: str) -> list[SampleRecord]:
+        return [s for s in self.samples if s.benchmark == benchmark and s.split == split]
+
+    def metrics(self, benchmark: str, split: str) -> SplitMetrics:
+        """Every registered metric of one split, computed from the samples once per loaded run."""
+        key = (benchmark, split)
+        if key not in self._metrics:
+            self._metrics[key] = split_metrics(self.split_samples(benchmark, split))
+        return self._metrics[key]
 
     def split_keys(self) -> list[SplitKey]:
         """(benchmark, split) pairs that have samples or were declared (manifest/results), sorted."""
@@ -250,8 +266,6 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
 
 def _consistency_flags(run: Run) -> list[Flag]:
     """Empty splits, generation errors, and ``results.json`` numbers that the samples do not reproduce."""
-    from specs_eval.scoring.engine import split_metrics
-
     flags: list[Flag] = []
     by_split: dict[SplitKey, list[SampleRecord]] = defaultdict(list)
     for s in run.samples:
@@ -274,7 +288,7 @@ def _consistency_flags(run: Run) -> list[Flag]:
             flags.append(Flag("info", "results_missing_split", f"{run.name}: results.json has no entry for {scope}; "
                               "numbers are computed from samples.jsonl", scope))
             continue
-        fresh = split_metrics(got)
+        fresh = run.metrics(*key)
         diffs = []
         for attr in ("n", "n_samples", "accuracy", "format_compliance"):
             a, b = getattr(stored, attr), getattr(fresh, attr)
@@ -338,6 +352,11 @@ def _sample_row(run_name: str, s: SampleRecord) -> dict[str, Any]:
         row[f"score.{prof}"] = float("nan") if r.details.get("not_scored") else float(r.score)
         row[f"correct.{prof}"] = bool(r.correct)
         row[f"prediction.{prof}"] = r.prediction
+    for m in METRICS.values():
+        row[metric_column(m.name)] = sample_value(m, s)
+        if m.per_profile:
+            for prof, r in s.scores.items():
+                row[metric_column(m.name, prof)] = m.value(s, r)
     for k, v in s.meta.items():
         if k not in ("requested_format", "in_trained_format"):
             row[f"meta.{k}"] = v
@@ -348,8 +367,9 @@ def samples_frame(runs: Sequence[Run | str | Path]) -> pd.DataFrame:
     """One row per sample of every run, in run order then file order.
 
     Fixed columns are ``SAMPLE_COLUMNS``; then ``score.<profile>`` / ``correct.<profile>`` /
-    ``prediction.<profile>`` for every scoring profile stored, and ``meta.<key>`` for each
-    benchmark metadata field. ``format_ok`` and ``in_trained_format`` are nullable booleans
+    ``prediction.<profile>`` for every scoring profile stored, ``metric.<name>`` (and
+    ``metric.<name>.<profile>``) with each registered metric's per-sample value
+    (``specs_eval.core.metrics``), and ``meta.<key>`` for each benchmark metadata field. ``format_ok`` and ``in_trained_format`` are nullable booleans
     (missing when no format was requested / the sample is not a format-shift sample).
     """
     loaded = load_runs(runs)
@@ -371,20 +391,18 @@ def split_frame(df: pd.DataFrame, run: str, benchmark: str, split: str) -> pd.Da
 
 def splits_frame(
     runs: Sequence[Run | str | Path],
-    metrics: Sequence[str] = ("accuracy", "format_compliance", "strict_accuracy"),
+    metrics: Sequence[str] | None = None,
     n_boot: int = 2000,
     seed: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """One row per run and split: item/sample counts, each metric with a bootstrap CI (fractions in [0, 1]).
 
-    Columns: ``run, benchmark, split, n_items, n_samples, errors`` then, per metric,
-    ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` (NaN where the metric is undefined, e.g.
-    format compliance when no format was requested), and ``format_stickiness`` (+ CI).
+    Columns: ``run, benchmark, split, n_items, n_samples, errors`` then, per metric (default:
+    every registered score), ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` (NaN where the
+    metric is undefined, e.g. format compliance when no format was requested).
     """
-    from analysis.metrics import item_sums
-    from analysis.stats import bootstrap_ratio
-
+    metrics = list(metrics) if metrics is not None else list(SCORE_METRICS)
     loaded = load_runs(runs)
     df = samples_frame(loaded)
     out = []
@@ -394,7 +412,7 @@ def splits_frame(
             row: dict[str, Any] = {"run": r.name, "benchmark": bench, "split": split,
                                    "n_items": int(part["id"].nunique()), "n_samples": len(part),
                                    "errors": int(part["has_error"].sum()) if len(part) else 0}
-            for metric in (*metrics, "format_stickiness"):
+            for metric in metrics:
                 t = item_sums(part, metric)
                 if len(t) == 0:
                     row[metric] = row[f"{metric}_lo"] = row[f"{metric}_hi"] = float("nan")
@@ -404,7 +422,3 @@ def splits_frame(
                 row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = est.value, est.lo, est.hi
             out.append(row)
     return pd.DataFrame(out)
-
-
-def count_samples_per_item(samples: Iterable[SampleRecord]) -> Counter[tuple[str, str, str]]:
-    return Counter((s.benchmark, s.split, s.id) for s in samples)

@@ -22,7 +22,7 @@ Units: Γ is homogeneous of degree 1, so gains in percentage points give Γ in p
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -176,18 +176,29 @@ class GFReport(BaseModel):
     flags: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def default_roles(benchmark: str) -> tuple[list[str], list[str], str]:
-    """ID and OOD splits from the benchmark's class data (``id_splits``/``ood_splits``)."""
-    try:
-        from specs_eval.benchmarks import get_benchmark
-
-        b = get_benchmark(benchmark)
-    except Exception:
-        return [], [], "unknown benchmark"
-    return list(b.id_splits), list(b.ood_splits), "benchmark defaults"
+#: a fallback for runs made before manifests stored split roles: benchmark -> (ID splits, OOD splits) or None
+RolesProvider = Callable[[str], tuple[list[str], list[str]] | None]
 
 
-def resolve_config(benchmark: str, available: Sequence[str], metric: str = "accuracy", profile: str | None = None,
+def default_roles(benchmark: str, runs: Sequence[Run] = (), fallback: RolesProvider | None = None
+                  ) -> tuple[list[str], list[str], str]:
+    """ID and OOD splits as the runs' manifests recorded them (the benchmark's defaults at run time).
+
+    Runs made before manifests stored roles have none; ``fallback`` (the CLI passes the
+    benchmark registry's) supplies them then.
+    """
+    for r in runs:
+        roles = r.manifest.split_roles.get(benchmark) if r.manifest is not None else None
+        if roles:
+            return list(roles.get("id", [])), list(roles.get("ood", [])), "benchmark defaults"
+    got = fallback(benchmark) if fallback is not None else None
+    if got:
+        return list(got[0]), list(got[1]), "benchmark defaults"
+    return [], [], "unknown benchmark"
+
+
+def resolve_config(benchmark: str, available: Sequence[str], roles: tuple[list[str], list[str], str],
+                   metric: str = "accuracy", profile: str | None = None,
                    id_splits: Sequence[str] | None = None, ood_splits: Sequence[str] | None = None,
                    ood_weights: Mapping[str, float] | None = None, beta: float = DEFAULT_BETA,
                    n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL, seed: int = 0,
@@ -202,7 +213,7 @@ def resolve_config(benchmark: str, available: Sequence[str], metric: str = "accu
     Weights default to equal.
     """
     check_metric(metric)
-    d_id, d_ood, source = default_roles(benchmark)
+    d_id, d_ood, source = roles
     avail = set(available)
     if id_splits or ood_splits:
         ids = [s for s in (id_splits or d_id) if s in avail]
@@ -309,11 +320,12 @@ def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | Non
                  profile: str | None = None, id_splits: Sequence[str] | None = None,
                  ood_splits: Sequence[str] | None = None, ood_weights: Mapping[str, float] | None = None,
                  beta: float = DEFAULT_BETA, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-                 seed: int = 0, common_items: bool = False) -> GFReport:
+                 seed: int = 0, common_items: bool = False, roles_fallback: RolesProvider | None = None) -> GFReport:
     """Γ of ``candidate`` over ``baseline`` (run directories or loaded runs) on one benchmark.
 
     ``benchmark`` may be omitted when the runs share exactly one. Split roles default to
-    the benchmark's ``id_splits``/``ood_splits``, weights to equal, Ψ to accuracy.
+    the benchmark's ``id_splits``/``ood_splits`` as the runs recorded them (``roles_fallback``
+    for older runs), weights to equal, Ψ to accuracy.
     """
     a = baseline if isinstance(baseline, Run) else load_run(baseline)
     b = candidate if isinstance(candidate, Run) else load_run(candidate)
@@ -328,8 +340,8 @@ def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | Non
     avail = sorted({s for bn, s in a.split_keys() if bn == benchmark} | {s for bn, s in b.split_keys()
                                                                          if bn == benchmark})
     check_user_splits(set(avail), id_splits, ood_splits, list(ood_weights or {}))
-    config = resolve_config(benchmark, avail, metric, profile, id_splits, ood_splits, ood_weights, beta, n_boot,
-                            level, seed, common_items)
+    config = resolve_config(benchmark, avail, default_roles(benchmark, [a, b], roles_fallback), metric, profile,
+                            id_splits, ood_splits, ood_weights, beta, n_boot, level, seed, common_items)
     if config is None:
         raise AnalysisError(f"no ID/OOD split roles for {benchmark!r}: pass id_splits=… and ood_splits=…")
     df = samples_frame([a, b])

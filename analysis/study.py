@@ -37,11 +37,11 @@ from analysis.frames import Run, load_run, samples_frame, split_frame
 from analysis.gf import gf_detail, gf_from_runs
 from analysis.stuckness import split_exploration
 from analysis.training_logs import load_training, summarize_groups, training_frame
+from specs_eval.core.metrics import PSI_METRICS, stored_value
 
 STUDY_SCHEMA_VERSION = 1
 PLAN_FILE = "study_plan.json"
 STUDY_FILE = "study.json"
-PSI_METRICS = ("accuracy", "format_compliance", "strict_accuracy")
 
 # two-sided 97.5% Student-t quantiles by degrees of freedom (no scipy dependency)
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -141,8 +141,7 @@ def _psi(run: Run, benchmark: str, splits: list[str], metric: str) -> dict[str, 
         m = None
         if res is not None and benchmark in res.benchmarks and s in res.benchmarks[benchmark].splits:
             sm = res.benchmarks[benchmark].splits[s]
-            v = sm.accuracy if metric == "accuracy" else (
-                sm.format_compliance if metric == "format_compliance" else sm.extra.get(metric))
+            v = stored_value(sm, metric)
             m = None if v is None else 100.0 * float(v)
         out[s] = m
     return out

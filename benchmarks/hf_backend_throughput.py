@@ -29,7 +29,7 @@ def main() -> None:
 
     from specs_eval.backends.hf import HFBackend
     from specs_eval.benchmarks import get_benchmark
-    from specs_eval.records import GenerationSettings
+    from specs_eval.core.records import GenerationSettings
 
     torch.set_num_threads(args.threads)
     bench = get_benchmark("toyworld")

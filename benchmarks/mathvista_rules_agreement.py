@@ -22,8 +22,8 @@ import json
 import sys
 from pathlib import Path
 
-from specs_eval.scoring import answers
-from specs_eval.scoring import mathvista as mv
+from specs_eval.rules import answers
+from specs_eval.rules import mathvista as mv
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from specs_eval.benchmarks.mathvista import MathVista
-from specs_eval.records import Response
-from specs_eval.scoring import answers
-from specs_eval.scoring import mathvista as mv
+from specs_eval.core.records import Response
+from specs_eval.rules import answers
+from specs_eval.rules import mathvista as mv
 
 
 def load_pairs(real: Path, n: int) -> list[tuple[dict[str, Any], str]]:

@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 from specs_eval.benchmarks.mmmu import MMMU
-from specs_eval.records import Response
-from specs_eval.scoring import mmmu as rules
+from specs_eval.core.records import Response
+from specs_eval.rules import mmmu as rules
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,9 @@ from pathlib import Path
 
 
 def _micro_model(out: Path) -> Path:
+    from specs_eval.benchmarks.toyworld.world import iter_split
     from specs_eval.models import tiny
-    from specs_eval.scoring.formats import FORMATS
-    from specs_eval.toyworld.world import iter_split
+    from specs_eval.rules.formats import FORMATS
 
     corpus = []
     for r in iter_split("bootstrap", 300):
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--server-threads", type=int, default=1)
     args = ap.parse_args()
 
-    from specs_eval.serving import serve_available
+    from specs_eval.backends.serving import serve_available
 
     reason = serve_available()
     if reason:
@@ -60,10 +60,10 @@ def main() -> None:
 
 def run(args: argparse.Namespace, work: Path) -> None:
     from specs_eval.backends.openai import OpenAIBackend
+    from specs_eval.backends.serving import local_server
     from specs_eval.benchmarks import get_benchmark
+    from specs_eval.core.records import GenerationSettings
     from specs_eval.models.loading import shipped_models
-    from specs_eval.records import GenerationSettings
-    from specs_eval.serving import local_server
 
     model = args.model or ("tiny-base" if "tiny-base" in shipped_models() else str(_micro_model(work / "micro")))
     bench = get_benchmark("toyworld")

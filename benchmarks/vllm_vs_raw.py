@@ -39,7 +39,7 @@ def main() -> None:
 
     from specs_eval.backends.vllm import VLLMBackend, chat_messages, prompt_seed, sampling_kwargs
     from specs_eval.benchmarks import get_benchmark
-    from specs_eval.records import GenerationSettings
+    from specs_eval.core.records import GenerationSettings
 
     bench = get_benchmark("toyworld")
     prompts = [bench.build_prompt(r) for r in bench.load("id", limit=args.n_prompts).rows]

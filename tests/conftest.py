@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def micro_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from specs_eval.benchmarks.toyworld.world import iter_split
     from specs_eval.models import tiny
-    from specs_eval.scoring.formats import FORMATS
-    from specs_eval.toyworld.world import iter_split
+    from specs_eval.rules.formats import FORMATS
 
     corpus = []
     for r in iter_split("bootstrap", 300):

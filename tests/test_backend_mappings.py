@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specs_eval.backends.openai import choice_output
+from specs_eval.backends.openai_client import ChatResult
 from specs_eval.backends.topk import position_stats, token_stats_from_topk
 from specs_eval.backends.vllm import (
     chat_messages,
@@ -27,10 +28,9 @@ from specs_eval.backends.vllm import (
     sampling_kwargs,
     topk_positions,
 )
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.errors import SpecsError
-from specs_eval.openai_client import ChatResult
-from specs_eval.records import GenerationSettings
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import GenerationSettings
 
 from .conftest import run_cli
 

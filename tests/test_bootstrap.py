@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from specs_eval.benchmarks.toy import score_toy
-from specs_eval.scoring.formats import FORMATS
-from specs_eval.toyworld import world
+from specs_eval.benchmarks.toyworld import world
+from specs_eval.rules.formats import FORMATS
 from training.targets import SLOPPY, STYLES, TargetMix, render_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,14 +166,14 @@ def test_finished_run_is_not_retrained_and_state_is_dropped_by_default(tmp_path:
     stamp = (out / "model.safetensors").stat().st_mtime_ns
     run_bootstrap(_cfg(out, steps=2, keep_state=False), console=_quiet())
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
-    from specs_eval.errors import SpecsError
+    from specs_eval.core.errors import SpecsError
 
     with pytest.raises(SpecsError, match="without a resume state"):
         run_bootstrap(_cfg(out, steps=3, keep_state=False), console=_quiet())
 
 
 def test_refuses_a_folder_that_is_not_a_bootstrap_run(tmp_path: Path) -> None:
-    from specs_eval.errors import SpecsError
+    from specs_eval.core.errors import SpecsError
 
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(SpecsError, match="not empty"):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from specs_eval.errors import SpecsError
-from specs_eval.launch import gpu_groups, strip_option
+from specs_eval.core.errors import SpecsError
+from specs_eval.run.launch import gpu_groups, strip_option
 
 from .conftest import run_cli
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from specs_eval.engine import RunConfig, run_eval
-from specs_eval.records import GenerationSettings, RunManifest, RunResults, TaskSpec
-from specs_eval.toyworld.export import export_split
+from specs_eval.benchmarks.toyworld.export import export_split
+from specs_eval.core.records import GenerationSettings, RunManifest, RunResults, TaskSpec
+from specs_eval.run.engine import RunConfig, run_eval
 
 from .conftest import REPO, run_cli
 
@@ -53,7 +53,7 @@ def test_run_writes_logs_results_and_provenance(micro_model, tmp_path):
     # the same config resumes with nothing to do; a different config is refused
     again = run_eval(_config(micro_model, tmp_path))
     assert again.generated == 0 and again.resumed == 12
-    from specs_eval.errors import SpecsError
+    from specs_eval.core.errors import SpecsError
 
     with pytest.raises(SpecsError, match="different run"):
         run_eval(_config(micro_model, tmp_path, max_new_tokens=7))
@@ -154,8 +154,8 @@ def test_full_disk_gives_one_line_and_no_torn_results(micro_model, tmp_path):
 
 def test_scoring_and_harness_import_without_torch():
     code = (
-        "import sys, specs_eval, specs_eval.engine, specs_eval.scoring.engine, specs_eval.benchmarks.toy, "
-        "specs_eval.cli, specs_eval.io, specs_eval.reporting; "
+        "import sys, specs_eval, specs_eval.run.engine, specs_eval.run.scoring, specs_eval.benchmarks.toy, "
+        "specs_eval.cli, specs_eval.core.io, specs_eval.cli.tables; "
         "from specs_eval.cli import cli; "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'"
     )

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specs_eval.scoring import extract as ex
-from specs_eval.scoring.formats import FORMATS, detect_format, specs_structure_ok
+from specs_eval.rules import extract as ex
+from specs_eval.rules.formats import FORMATS, detect_format, specs_structure_ok
 
 GOOD = "<think>two circles</think>\n<answer>The answer is \\boxed{2}</answer>"
 

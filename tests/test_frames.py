@@ -138,8 +138,8 @@ def test_analysis_does_not_import_torch():
 def test_not_scored_samples_are_left_out(toy_run_dirs, tmp_path):
     from analysis import split_exploration
     from analysis.frames import split_frame
-    from specs_eval.records import SampleRecord
-    from specs_eval.scoring.engine import split_metrics
+    from specs_eval.core.metrics import split_metrics
+    from specs_eval.core.records import SampleRecord
 
     d = _copy(toy_run_dirs["sft"], tmp_path, "ns")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from specs_eval.benchmarks.base import BenchmarkError
 from specs_eval.benchmarks.mathvista import MathVista
 from specs_eval.benchmarks.mmmu import MMMU
 from specs_eval.cli import main
-from specs_eval.importers import import_lmms_eval, import_vlmevalkit
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.run.importers import import_lmms_eval, import_vlmevalkit
 from tests.conftest import write_jsonl
 
 

@@ -20,12 +20,12 @@ import pytest
 import yaml
 
 from specs_eval.benchmarks import get_benchmark
-from specs_eval.engine import RunConfig, run_eval
+from specs_eval.core.records import GenerationRecord, GenerationSettings, TaskSpec
 from specs_eval.lmms.export import export_lmms_eval
 from specs_eval.lmms.requests import cut_at_stops, settings_from_gen_kwargs
-from specs_eval.records import GenerationRecord, GenerationSettings, TaskSpec
-from specs_eval.scoring.engine import score_generations
-from specs_eval.scoring.formats import FORMATS
+from specs_eval.rules.formats import FORMATS
+from specs_eval.run.engine import RunConfig, run_eval
+from specs_eval.run.scoring import score_generations
 
 from .conftest import run_cli
 from .loopback import make_noisy_model

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from specs_eval.benchmarks.mathverse import MathVerse
 from specs_eval.benchmarks.mathvision import MathVision
-from specs_eval.judge import JudgeVerdict
-from specs_eval.records import Response
-from specs_eval.scoring import mathvision as mvr
+from specs_eval.core.judge import JudgeVerdict
+from specs_eval.core.records import Response
+from specs_eval.rules import mathvision as mvr
 
 ROW = {"id": "7", "question": "How many?", "options": ["1", "2", "3", "4", "5"], "answer": "C", "subject": "counting",
        "level": 2}

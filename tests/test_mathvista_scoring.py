@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from specs_eval.benchmarks.mathvista import MathVista
-from specs_eval.judge import JudgeVerdict
-from specs_eval.records import Response
-from specs_eval.scoring import mathvista as mv
+from specs_eval.core.judge import JudgeVerdict
+from specs_eval.core.records import Response
+from specs_eval.rules import mathvista as mv
 from tests.conftest import mathvista_row
 
 MC = mathvista_row("1")  # choices apple, pear, fig, plum; answer pear
@@ -99,7 +99,7 @@ def test_judge_profile_uses_official_prompt_and_marks_failures() -> None:
 
 
 def test_official_breakdown_layout() -> None:
-    from specs_eval.records import SampleRecord
+    from specs_eval.core.records import SampleRecord
 
     b = MathVista()
     rows = [MC, INT]

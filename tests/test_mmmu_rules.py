@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from specs_eval.benchmarks.mmmu import MMMU
-from specs_eval.records import Response
-from specs_eval.scoring import mmmu as rules
+from specs_eval.core.records import Response
+from specs_eval.rules import mmmu as rules
 from tests.conftest import mmmu_row
 
 IDX = {"A": "apple tree", "B": "pear", "C": "fig", "D": "plum"}

@@ -1,6 +1,6 @@
 """The OpenAI-compatible backend against a real server: `transformers serve` on loopback.
 
-The server is a real subprocess (``specs_eval.serving.start_server``: a serving copy of a noisy
+The server is a real subprocess (``specs_eval.backends.serving.start_server``: a serving copy of a noisy
 micro Qwen2.5-VL, one torch thread, offline, empty hub cache), started once for the module and
 always stopped. Failure modes are injected by ``tests.loopback.FaultProxy`` in front of it, so
 every successful response the backend parses comes from the real server.
@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from specs_eval.backends.openai import OpenAIBackend, request_params
+from specs_eval.backends.serving import serve_available, start_server
 from specs_eval.benchmarks import get_benchmark
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.engine import RunConfig, run_eval
-from specs_eval.errors import SpecsError
-from specs_eval.records import GenerationRecord, GenerationSettings, RunManifest, TaskSpec
-from specs_eval.serving import serve_available, start_server
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import GenerationRecord, GenerationSettings, RunManifest, TaskSpec
+from specs_eval.run.engine import RunConfig, run_eval
 
 from .conftest import REPO, run_cli
 from .loopback import FaultProxy, make_noisy_model, make_text_only_model

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from specs_eval.backends.openai_client import OpenAIClient, OpenAIError, image_part
 from specs_eval.benchmarks.mathvista import MathVista
-from specs_eval.openai_client import OpenAIClient, OpenAIError, image_part
-from specs_eval.openai_judge import OpenAIJudge
-from specs_eval.records import Response
+from specs_eval.core.records import Response
+from specs_eval.run.judges import OpenAIJudge
 from tests.conftest import mathvista_row
 
 

@@ -12,9 +12,9 @@ from specs_eval.benchmarks.mathverse import MathVerse
 from specs_eval.benchmarks.mathvision import MathVision
 from specs_eval.benchmarks.mathvista import MathVista
 from specs_eval.benchmarks.mmmu import MMMU
-from specs_eval.records import Response
-from specs_eval.scoring import mathvision as mvr
-from specs_eval.scoring import mmmu as rules
+from specs_eval.core.records import Response
+from specs_eval.rules import mathvision as mvr
+from specs_eval.rules import mmmu as rules
 from tests.conftest import mathvista_row, mmmu_row
 
 TOKENS = ["\\boxed{", "<answer>", "</answer>", "<think>", "</think>", "is ", "the answer is ", "(A)", " B ", "=",
@@ -70,8 +70,8 @@ def test_mathvision_and_mathverse_total(text: str) -> None:
 def test_scoring_stack_imports_no_torch() -> None:
     code = ("import sys\n"
             "import specs_eval.benchmarks.mmmu, specs_eval.benchmarks.mathvista, specs_eval.benchmarks.mathvision\n"
-            "import specs_eval.benchmarks.mathverse, specs_eval.scoring.runner, specs_eval.cli.score\n"
-            "import specs_eval.openai_judge, specs_eval.importers, specs_eval.cli.importer\n"
+            "import specs_eval.benchmarks.mathverse, specs_eval.run.rescore, specs_eval.cli.score\n"
+            "import specs_eval.run.judges, specs_eval.run.importers, specs_eval.cli.importer\n"
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)

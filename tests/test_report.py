@@ -12,9 +12,11 @@ import pytest
 from analysis import splits_frame
 from analysis.errors import AnalysisError
 from analysis.report import ReportOptions, build_report, write_report
+from specs_eval.benchmarks.images import report_sources
 from tests.toy_runs import BASE, DPO, build_run, rewrite_jsonl
 
-OPTS = dict(n_boot=200)
+# benchmark code enters the report only through the options (thumbnails, roles of older runs)
+OPTS = dict(n_boot=200, **report_sources())
 
 
 class Page(HTMLParser):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from analysis import load_run, splits_frame
-from analysis.report import build_report, write_report
+from analysis.report import ReportOptions, build_report, write_report
+from specs_eval.benchmarks.images import report_sources
 from tests.browser import find_chromium, open_offline
 from tests.conftest import run_cli
 
@@ -57,7 +58,7 @@ def test_run_writes_the_analysis_report(real_runs):
 
 
 def test_comparison_of_real_runs(real_runs, tmp_path):
-    rep = build_report([real_runs["t10"], real_runs["t08"]])
+    rep = build_report([real_runs["t10"], real_runs["t08"]], options=ReportOptions(**report_sources()))
     d = rep.data
     assert d["baseline"] == "t10" and len(d["gf"]) == 1 and d["gf"][0]["status"] != "refused"
     assert not [f for f in d["flags"] if f["severity"] == "refuse"]

@@ -95,7 +95,7 @@ def test_render_helper_is_scored_as_intended(tmp_path):
     for s in run.samples:
         assert s.parse_status == "ok"
         assert s.format_ok is True
-        from specs_eval.toyworld.world import make_item
+        from specs_eval.benchmarks.toyworld.world import make_item
 
         split, seed, idx = s.id.rsplit("-", 2)
         row = make_item(split, int(idx), int(seed))

@@ -23,7 +23,7 @@ import pytest
 
 from analysis.gf import generalization_factor
 from analysis.study import fit_line, seed_band, t_quantile_975
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
 from training.study import GFStudyConfig, load_study_config
 
 from .conftest import REPO, run_cli

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from specs_eval.benchmarks.toy import score_toy
-from specs_eval.scoring.formats import FORMATS, TRAINED_FORMAT
-from specs_eval.toyworld import world
+from specs_eval.benchmarks.toyworld import world
+from specs_eval.rules.formats import FORMATS, TRAINED_FORMAT
 
 
 def test_same_seed_same_items_and_different_seed_differs():
@@ -91,7 +91,13 @@ def test_images_are_small_rgb_pil():
 
 
 def test_image_blind_baselines_follow_their_definitions():
-    from specs_eval.toyworld.baselines import fit_prior, gold, prior_accuracy, template, uniform_accuracy
+    from specs_eval.benchmarks.toyworld.baselines import (
+        fit_prior,
+        gold,
+        prior_accuracy,
+        template,
+        uniform_accuracy,
+    )
 
     train = world.generate_split("train", 600)
     rows = world.generate_split("id", 120)

@@ -94,3 +94,31 @@ def test_paper_preset_resolves_to_trainer_arguments_on_eight_processes(tmp_path)
     cpu = {"use_cpu": True, "bf16": False}
     assert GRPOConfig(**{**g, **cpu}).use_vllm
     assert DPOConfig(**{**d, **cpu}).loss_weights == [1.0, 1.0]
+
+
+def test_trl_fields_exist_in_the_trl_configs_they_go_to():
+    """A ``TrlField`` is passed under its own name: a renamed trl field must fail here, not on a GPU."""
+    import dataclasses
+
+    from trl import DPOConfig, GRPOConfig, SFTConfig
+
+    from training.config import ColdStartConfig, GRPOStageConfig, trl_kwargs
+
+    def fields(cls):
+        return {f.name for f in dataclasses.fields(cls)}
+
+    grpo = trl_kwargs(GRPOStageConfig(vllm_server_base_url="http://127.0.0.1:8000", vllm_max_model_length=4096))
+    assert len(grpo) >= 25 and set(grpo) <= fields(GRPOConfig), set(grpo) - fields(GRPOConfig)
+    cold = trl_kwargs(ColdStartConfig())
+    assert "learning_rate" in cold and set(cold) <= fields(DPOConfig) & fields(SFTConfig)
+    # unset (None) settings leave trl's default
+    assert "vllm_server_base_url" not in trl_kwargs(GRPOStageConfig())
+
+
+def test_cold_start_methods_come_from_one_registry():
+    from training.methods import COLD_START_METHODS
+
+    for m in COLD_START_METHODS:
+        assert load_config("tiny", [f"cold_start.method={m}"]).cold_start.method == m
+    with pytest.raises(ConfigError, match="unknown cold-start method 'orpo'"):
+        load_config("tiny", ["cold_start.method=orpo"])

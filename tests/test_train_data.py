@@ -8,8 +8,8 @@ import sys
 import pytest
 from PIL import Image
 
-from specs_eval.judge import JudgeVerdict
-from specs_eval.scoring.formats import FORMATS
+from specs_eval.core.judge import JudgeVerdict
+from specs_eval.rules.formats import FORMATS
 from training.config import DataConfig, load_config
 from training.data import DataError, dpo_rows, grpo_rows, load_items
 from training.export import export_rl
@@ -43,7 +43,7 @@ def test_raw_rows_become_benchmark_rows_scored_by_the_rules(tmp_path):
     conv = json.loads(next((tmp_path / "cache").glob("data-*/conversion.json")).read_text())
     assert conv["skipped"] == {"multi_image": 1}
     # the accuracy reward agrees with the gold answers of the converted rows
-    from specs_eval.scoring.rewards import accuracy_reward, row_for_reward
+    from training.rewards import accuracy_reward, row_for_reward
 
     rows = grpo_rows(items)
     texts = [FORMATS["specs"].render("r", i.row["answer_token"]) for i in items]

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from specs_eval.scoring.formats import FORMATS
-from specs_eval.toyworld.world import iter_split
+from specs_eval.benchmarks.toyworld.world import iter_split
+from specs_eval.rules.formats import FORMATS
 from training.corruption import (
     RULES,
     answer_prefix,

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from specs_eval.benchmarks import get_benchmark
-from specs_eval.records import GenerationRecord
-from specs_eval.scoring.engine import score_generations
-from specs_eval.scoring.formats import FORMATS
-from specs_eval.scoring.rewards import (
+from specs_eval.benchmarks.toyworld.world import iter_split
+from specs_eval.core.records import GenerationRecord
+from specs_eval.rules.formats import FORMATS
+from specs_eval.run.scoring import score_generations
+from training.rewards import (
     accuracy_reward,
     completion_text,
     compute_score,
@@ -18,7 +19,6 @@ from specs_eval.scoring.rewards import (
     format_reward,
     row_for_reward,
 )
-from specs_eval.toyworld.world import iter_split
 
 ROWS = list(iter_split("train", 30))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from specs_eval.scoring.formats import FORMATS
+from specs_eval.rules.formats import FORMATS
 from training.commands import build_config
 from training.config import DataConfig
 from training.data import load_items

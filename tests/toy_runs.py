@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks.base import image_hash, row_hash
 from specs_eval.benchmarks.toy import ToyWorld
-from specs_eval.records import (
+from specs_eval.benchmarks.toyworld.world import EVAL_SPLITS, LETTERS
+from specs_eval.core.prompt import image_hash, row_hash
+from specs_eval.core.records import (
     GenerationRecord,
     GenerationSettings,
     ModelInfo,
@@ -31,9 +32,8 @@ from specs_eval.records import (
     TaskSpec,
     TokenStats,
 )
-from specs_eval.scoring.engine import benchmark_results, score_generations
-from specs_eval.scoring.formats import FORMATS
-from specs_eval.toyworld.world import EVAL_SPLITS, LETTERS
+from specs_eval.rules.formats import FORMATS
+from specs_eval.run.scoring import benchmark_results, score_generations
 
 Decision = tuple[bool, str | None]
 Decide = Callable[[dict[str, Any], str, int], Decision]
@@ -147,7 +147,8 @@ def build_run(
         generation=gen,
         tasks=[TaskSpec(benchmark=bench.name, split=s, prompt_variant="official", profile="rules", limit=n_items)
                for s in splits],
-        datasets=datasets, libraries={"specs-eval": "0.1.0"}, command=["specs-eval", "run", "--name", name],
+        datasets=datasets, split_roles={bench.name: bench.split_roles()},  # as the run engine records them
+        libraries={"specs-eval": "0.1.0"}, command=["specs-eval", "run", "--name", name],
         wall_s=60.0)
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     if write_generations:

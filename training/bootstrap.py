@@ -30,10 +30,10 @@ from typing import Any
 
 import click
 
-from specs_eval.errors import SpecsError
+from specs_eval.benchmarks.toyworld import world
+from specs_eval.core.errors import SpecsError
 from specs_eval.models import tiny
-from specs_eval.scoring.formats import FORMATS
-from specs_eval.toyworld import world
+from specs_eval.rules.formats import FORMATS
 from training.targets import STYLES, TargetMix, render_target
 
 SPLIT = "bootstrap"
@@ -375,7 +375,7 @@ def run_bootstrap(cfg: BootstrapConfig, on_step: Callable[[int], None] | None = 
 def _progress(console: Any) -> Any:
     from rich.progress import TextColumn
 
-    from specs_eval.progress import progress_bar
+    from specs_eval.core.progress import progress_bar
 
     return progress_bar(console, TextColumn("{task.fields[info]}"))
 

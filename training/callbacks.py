@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from specs_eval.core.io import atomic_write_text, read_jsonl
+
 METRICS_FILE = "metrics.jsonl"
 METRICS_SCHEMA_VERSION = 1
 
@@ -62,8 +64,6 @@ def _jsonable(v: Any) -> Any:
 
 def truncate_metrics(path: Path, last_step: int) -> None:
     """Drop lines logged after ``last_step`` (a resumed stage re-logs them from its checkpoint)."""
-    from specs_eval.io import atomic_write_text, read_jsonl
-
     if not path.exists():
         return
     keep = [r for r in read_jsonl(path, repair=True) if int(r.get("step", 0)) <= last_step]

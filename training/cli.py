@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from specs_eval import __version__
-from specs_eval.cli import LazyGroup, run_cli
+from specs_eval.core.clikit import LazyGroup, run_cli
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {

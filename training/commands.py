@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from specs_eval.core.errors import SpecsError
 from training.config import PRESETS_DIR, STAGES, PipelineConfig, load_config
 
 QUICK_OVERLAY = PRESETS_DIR / "_quick.yaml"
@@ -164,8 +165,8 @@ def stage(name, preset, overrides, launch, num_processes, launch_args, quick, fr
     if ev:
         for bench, by_split in ev["results"].items():
             for split, r in by_split.items():
-                fmt = r["format_compliance"]
-                click.echo(f"  {bench}/{split}: accuracy {100 * r['accuracy']:.1f}%"
+                acc, fmt = r["accuracy"], r["format_compliance"]
+                click.echo(f"  {bench}/{split}: accuracy " + ("—" if acc is None else f"{100 * acc:.1f}%")
                            + ("" if fmt is None else f", format {100 * fmt:.1f}%"))
 
 
@@ -185,6 +186,7 @@ def show_config(preset, overrides, launch, num_processes, launch_args, quick, li
         return
     config = build_config(preset, overrides, launch, num_processes, launch_args, quick)
     click.echo(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    from training.methods import COLD_START_METHODS
     from training.stages.train import cold_start_args, grpo_args
 
     n = config.runtime.num_processes
@@ -197,7 +199,8 @@ def show_config(preset, overrides, launch, num_processes, launch_args, quick, li
                    f"{c.prompts_per_generation} prompts × {c.num_generations}")
     c = config.cold_start
     a = cold_start_args(c, config, Path("."), nproc=n)
-    click.echo(f"# cold_start: {c.global_batch_size} {'examples' if c.method == 'sft' else 'pairs'}/step = "
+    unit = "examples" if COLD_START_METHODS[c.method].trainer == "sft" else "pairs"
+    click.echo(f"# cold_start: {c.global_batch_size} {unit}/step = "
                f"{a['per_device_train_batch_size']} per device × {n} processes × {a['gradient_accumulation_steps']} "
                "accumulation")
 
@@ -211,7 +214,6 @@ def vllm_serve(ctx: click.Context, model: str) -> None:
     Pair it with `--set rl.use_vllm=true --set rl.vllm_mode=server --set rl.vllm_server_base_url=http://HOST:8000`
     and put server and trainer on different GPUs (CUDA_VISIBLE_DEVICES). Needs vLLM (GPU only).
     """
-    from specs_eval.errors import SpecsError
     from specs_eval.models.loading import resolve_model
 
     if importlib.util.find_spec("vllm") is None:

@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
+from training.methods import check_method
 
 SCHEMA_VERSION = 1
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -29,6 +31,26 @@ STAGE_KEYS = {"zero-rl": "zero_rl", "distill": "distill", "cold-start": "cold_st
 
 class ConfigError(SpecsError):
     """A bad preset, override or combination of settings."""
+
+
+def TrlField(default: Any = PydanticUndefined, **kwargs: Any) -> Any:
+    """A setting passed as is to the trl config under the same name (``trl_kwargs``).
+
+    Declared here for its paper default, validation and docs; ``tests/test_train_config.py``
+    checks every such name exists in the trl config class it goes to.
+    """
+    return Field(default, json_schema_extra={"trl": True}, **kwargs)
+
+
+def trl_kwargs(cfg: BaseModel) -> dict[str, Any]:
+    """The ``TrlField`` settings of a stage config that are set (``None`` leaves trl's default)."""
+    out = {}
+    for name, f in type(cfg).model_fields.items():
+        extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+        value = getattr(cfg, name)
+        if extra.get("trl") and value is not None:
+            out[name] = list(value) if isinstance(value, list) else value
+    return out
 
 
 class _Cfg(BaseModel):
@@ -74,35 +96,35 @@ class GRPOStageConfig(_Cfg):
     enabled: bool = True
     max_steps: int = Field(100, description="optimizer steps; <= 0 means use num_train_epochs")
     num_train_epochs: float = 1.0
-    learning_rate: float = 1e-6
-    lr_scheduler_type: str = "constant"
-    warmup_steps: float = Field(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    learning_rate: float = TrlField(1e-6)
+    lr_scheduler_type: str = TrlField("constant")
+    warmup_steps: float = TrlField(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
+    weight_decay: float = TrlField(0.0)
+    max_grad_norm: float = TrlField(1.0)
     prompts_per_generation: int = Field(8, ge=1, description="rollout batch, in prompts")
-    num_generations: int = Field(8, ge=2, description="rollouts per prompt")
+    num_generations: int = TrlField(8, ge=2, description="rollouts per prompt")
     global_batch_size: int = Field(64, ge=1, description="completions per optimizer step, over all processes")
-    max_completion_length: int = Field(256, ge=1)
-    temperature: float = Field(1.0, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    epsilon: float = Field(0.2, gt=0, description="lower clip")
-    epsilon_high: float = Field(0.28, gt=0, description="upper clip (clip-higher)")
-    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 = no reference model")
-    loss_type: str = "dapo"
-    scale_rewards: str = "group"
-    mask_truncated_completions: bool = True
-    reward_weights: list[float] = Field(default_factory=lambda: [1.0, 1.0], description="format, accuracy")
-    save_steps: int = Field(50, ge=1)
-    save_total_limit: int | None = 2
-    logging_steps: int = Field(1, ge=1)
-    use_vllm: bool = False
-    vllm_mode: Literal["colocate", "server"] = "colocate"
-    vllm_server_base_url: str | None = None
-    vllm_server_timeout: float = 240.0
-    vllm_gpu_memory_utilization: float = 0.3
-    vllm_tensor_parallel_size: int = 1
-    vllm_enable_sleep_mode: bool = False
-    vllm_max_model_length: int | None = None
+    max_completion_length: int = TrlField(256, ge=1)
+    temperature: float = TrlField(1.0, gt=0)
+    top_p: float = TrlField(1.0, gt=0, le=1)
+    epsilon: float = TrlField(0.2, gt=0, description="lower clip")
+    epsilon_high: float = TrlField(0.28, gt=0, description="upper clip (clip-higher)")
+    beta: float = TrlField(0.0, ge=0, description="KL coefficient; 0 = no reference model")
+    loss_type: str = TrlField("dapo")
+    scale_rewards: str = TrlField("group")
+    mask_truncated_completions: bool = TrlField(True)
+    reward_weights: list[float] = TrlField(default_factory=lambda: [1.0, 1.0], description="format, accuracy")
+    save_steps: int = TrlField(50, ge=1)
+    save_total_limit: int | None = TrlField(2)
+    logging_steps: int = TrlField(1, ge=1)
+    use_vllm: bool = TrlField(False)
+    vllm_mode: Literal["colocate", "server"] = TrlField("colocate")
+    vllm_server_base_url: str | None = TrlField(None)
+    vllm_server_timeout: float = TrlField(240.0)
+    vllm_gpu_memory_utilization: float = TrlField(0.3)
+    vllm_tensor_parallel_size: int = TrlField(1)
+    vllm_enable_sleep_mode: bool = TrlField(False)
+    vllm_max_model_length: int | None = TrlField(None)
     data: DataConfig | None = Field(None, description="prompts for this stage (default: the pipeline's data)")
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any GRPOConfig field, as is")
 
@@ -162,22 +184,27 @@ class ColdStartConfig(_Cfg):
     """The cold start: SFT on chosen, DPO, or DPO + λ·SFT (the paper's hybrid loss, λ = 1)."""
 
     enabled: bool = True
-    method: Literal["sft", "dpo", "dpo+sft"] = "dpo+sft"
+    method: str = Field("dpo+sft", description="a cold-start method of training.methods: sft, dpo, dpo+sft")
     sft_weight: float = Field(1.0, ge=0, description="λ of L_DPO + λ·L_SFT")
     beta: float = Field(0.1, gt=0, description="DPO β")
-    learning_rate: float = 1e-6
-    lr_scheduler_type: str = "cosine"
-    warmup_steps: float = Field(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    learning_rate: float = TrlField(1e-6)
+    lr_scheduler_type: str = TrlField("cosine")
+    warmup_steps: float = TrlField(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
+    weight_decay: float = TrlField(0.0)
+    max_grad_norm: float = TrlField(1.0)
     global_batch_size: int = Field(64, ge=1, description="pairs (or SFT examples) per optimizer step")
     num_train_epochs: float = 1.0
     max_steps: int = Field(-1, description="> 0 overrides num_train_epochs")
-    max_length: int | None = 16384
-    save_steps: int = Field(50, ge=1)
-    save_total_limit: int | None = 2
-    logging_steps: int = Field(1, ge=1)
+    max_length: int | None = TrlField(16384)
+    save_steps: int = TrlField(50, ge=1)
+    save_total_limit: int | None = TrlField(2)
+    logging_steps: int = TrlField(1, ge=1)
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any DPOConfig/SFTConfig field")
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        return check_method(v)
 
 
 class EvalTask(_Cfg):

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks import BenchmarkError, get_benchmark
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.errors import SpecsError
-from specs_eval.io import atomic_write_json, atomic_write_jsonl
-from specs_eval.records import DatasetInfo
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
-from specs_eval.scoring.rewards import row_for_reward
+from specs_eval.benchmarks import get_benchmark
+from specs_eval.benchmarks.local import load_image, read_rows
+from specs_eval.core.errors import BenchmarkError, SpecsError
+from specs_eval.core.io import atomic_write_json, atomic_write_jsonl
+from specs_eval.core.prompt import Prompt, render_messages
+from specs_eval.core.records import DatasetInfo
+from specs_eval.rules.formats import SPECS_INSTRUCTION
 from training.config import DataConfig
+from training.rewards import row_for_reward
 
 # column roles and the raw names they are detected from (first match wins)
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -55,7 +56,6 @@ class SkipRow(Exception):
 @dataclass
 class PromptItem:
     """One training prompt: the benchmark row and the prompt built from it."""
-
     benchmark: str
     split: str
     id: str
@@ -103,17 +103,6 @@ def load_items(data: DataConfig, cache_dir: Path | None = None, limit: int | Non
 # ---------------------------------------------------------------- trl formats
 
 
-def template_messages(prompt: Prompt) -> list[dict[str, Any]]:
-    """Chat messages with ``{"type": "image"}`` placeholders (trl fills them from ``images``)."""
-    msgs: list[dict[str, Any]] = []
-    if prompt.system:
-        msgs.append({"role": "system", "content": [{"type": "text", "text": prompt.system}]})
-    content = [{"type": "image", "text": None} if p["type"] == "image" else {"type": "text", "text": p["text"]}
-               for p in prompt.parts]
-    msgs.append({"role": "user", "content": content})
-    return msgs
-
-
 def assistant(text: str) -> list[dict[str, Any]]:
     return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
 
@@ -123,12 +112,12 @@ def _images(item: PromptItem) -> list[Any]:
 
 
 def grpo_rows(items: Sequence[PromptItem]) -> list[dict[str, Any]]:
-    return [{"prompt": template_messages(i.prompt), "images": _images(i), "row_json": row_for_reward(i.row),
+    return [{"prompt": render_messages(i.prompt), "images": _images(i), "row_json": row_for_reward(i.row),
              "benchmark": i.benchmark, "prompt_variant": i.variant, "id": i.id} for i in items]
 
 
 def dpo_rows(pairs: Sequence[Any], items: dict[str, PromptItem]) -> list[dict[str, Any]]:
-    return [{"prompt": template_messages(items[p.id].prompt), "images": _images(items[p.id]),
+    return [{"prompt": render_messages(items[p.id].prompt), "images": _images(items[p.id]),
              "chosen": assistant(p.chosen), "rejected": assistant(p.rejected)} for p in pairs]
 
 
@@ -140,7 +129,7 @@ def sft_rows(pairs: Sequence[Any], items: dict[str, PromptItem]) -> list[dict[st
         if (p.id, p.chosen) in seen:
             continue
         seen.add((p.id, p.chosen))
-        rows.append({"prompt": template_messages(items[p.id].prompt), "images": _images(items[p.id]),
+        rows.append({"prompt": render_messages(items[p.id].prompt), "images": _images(items[p.id]),
                      "completion": assistant(p.chosen)})
     return rows
 
@@ -233,8 +222,6 @@ def convert_row(raw: dict[str, Any], roles: dict[str, str], index: int, source: 
 def convert_raw(data: DataConfig, cache_dir: Path) -> Path:
     """Convert a raw dataset (``hf_id`` or ``path`` + ``columns``) once into ``cache_dir/<key>/rows.jsonl``."""
     from PIL import Image
-
-    from specs_eval.benchmarks.local import load_image, read_rows
 
     key_src = {k: v for k, v in data.model_dump().items() if k in ("hf_id", "hf_split", "hf_config", "hf_revision",
                                                                  "path", "columns", "split", "limit")}

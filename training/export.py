@@ -3,7 +3,7 @@
 Why export rather than re-implement: beyond a node or two, Ray-based RL (verl, EasyR1)
 scales rollouts better than trl. Users keep the same prompts (built by the same
 ``Benchmark.build_prompt``, with ``<image>`` where each image goes) and the same reward
-(``specs_eval.scoring.rewards``: format 0.5 + the benchmark scorer's accuracy 1.0), so a
+(``training.rewards``: format 0.5 + the benchmark scorer's accuracy 1.0), so a
 run moved to verl optimises exactly what the harness measures.
 
 Written files:
@@ -24,17 +24,17 @@ from typing import Any, Literal
 
 import click
 
-from specs_eval.io import atomic_write_text
-from specs_eval.scoring.rewards import row_for_reward
+from specs_eval.core.io import atomic_write_text
 from training.config import DataConfig, PipelineConfig
 from training.data import PromptItem, load_items
+from training.rewards import row_for_reward
 
 REWARD_MODULE = '''"""Reward for verl / EasyR1, written by `specs-train export`: the specs-eval scorers.
 
 Needs `pip install specs-eval` (the core install: no torch) on every worker.
 """
-from specs_eval.scoring.rewards import compute_score as _verl_compute_score
-from specs_eval.scoring.rewards import easyr1_compute_score
+from training.rewards import compute_score as _verl_compute_score
+from training.rewards import easyr1_compute_score
 
 
 def compute_score(*args, **kwargs):

@@ -5,8 +5,8 @@ judged its reasoning consistent with its answer (+1.9 average points in its abla
 A judge is a paid, drifting, external dependency, so it is off unless configured
 (``distill.judge``: any OpenAI-compatible endpoint and model), its id and every verdict
 count are recorded in the stage manifest, and a failed call never lets a sample through.
-The client and its disk cache are the toolkit's (``specs_eval.openai_client`` /
-``specs_eval.openai_judge``); this module only writes the question and reads the answer.
+The client and its disk cache are the toolkit's (``specs_eval.backends.openai_client`` /
+``specs_eval.run.judges``); this module only writes the question and reads the answer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from specs_eval.judge import Judge
+from specs_eval.core.judge import Judge
 from training.config import JudgeConfig
 from training.manifest import StageError
 from training.pairs import Candidate, JudgeFn
@@ -33,10 +33,10 @@ _VERDICT = re.compile(r"\b(YES|NO)\b", re.IGNORECASE)
 def make_judge(cfg: JudgeConfig, cache_dir: Path) -> Judge:
     """The configured OpenAI-compatible judge with its disk cache."""
     try:
-        from specs_eval.openai_client import OpenAIClient
-        from specs_eval.openai_judge import OpenAIJudge
+        from specs_eval.backends.openai_client import OpenAIClient
+        from specs_eval.run.judges import OpenAIJudge
     except ImportError:
-        raise StageError("distill", "distill.judge needs specs_eval.openai_client and specs_eval.openai_judge, "
+        raise StageError("distill", "distill.judge needs specs_eval.backends.openai_client and specs_eval.run.judges, "
                          "which this installation lacks; turn the judge off or update specs-eval") from None
     assert cfg.base_url and cfg.model
     client = OpenAIClient(cfg.base_url, api_key_env=cfg.api_key_env, timeout_s=cfg.timeout_s)
@@ -58,7 +58,7 @@ def consistency_fn(judge: Judge, questions: dict[str, str], images: dict[str, li
     def check(c: Candidate) -> bool | None:
         content: list[dict[str, Any]] = []
         if images and images.get(c.id):
-            from specs_eval.openai_client import image_part
+            from specs_eval.backends.openai_client import image_part
 
             content.extend(image_part(img) for img in images[c.id])
         content.append({"type": "text", "text": CONSISTENCY_PROMPT.format(question=questions.get(c.id, ""),

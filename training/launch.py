@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
 
 PROFILES_DIR = Path(__file__).resolve().parent / "accelerate"
 WORKER_MODULE = "training.worker"

@@ -12,7 +12,7 @@ Layout of a stage directory (docs/training.md):
   metrics.jsonl        one JSON object per logged training step
   model/               the trained model, an HF folder (written to model.tmp/, then renamed)
   checkpoints/         trainer checkpoints for resume
-  eval/<run>/          specs-eval run directories (specs_eval.engine.run_eval)
+  eval/<run>/          specs-eval run directories (specs_eval.run.engine.run_eval)
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specs_eval.engine import library_versions
-from specs_eval.errors import SpecsError
-from specs_eval.io import atomic_write_json
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.io import atomic_write_json
+from specs_eval.run.engine import library_versions
 
 MANIFEST_FILE = "stage_manifest.json"
 MANIFEST_SCHEMA_VERSION = 1

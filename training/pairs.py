@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from specs_eval.scoring.rewards import format_ok
 from training.corruption import RULES, corrupt
+from training.rewards import format_ok
 
 PAIRS_SCHEMA_VERSION = 1
 PairMode = Literal["decoupled", "coupled"]

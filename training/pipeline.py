@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from specs_eval.io import atomic_write_json, atomic_write_text
+from specs_eval.core.io import atomic_write_json, atomic_write_text
 from training.config import PipelineConfig
 from training.launch import Launcher
 from training.manifest import StageError, StageManifest, invocation, now, read_manifest
@@ -144,8 +144,10 @@ def write_pipeline_report(out: Path, log: Callable[[str], None] = print) -> Path
         return None
     try:
         from analysis.report import ReportOptions, build_report, write_report
+        from specs_eval.benchmarks.images import report_sources
 
-        rep = build_report(runs, [out], ReportOptions(title=f"SPECS pipeline {out.name}", n_boot=1000))
+        rep = build_report(runs, [out], ReportOptions(title=f"SPECS pipeline {out.name}", n_boot=1000,
+                                                                **report_sources()))
         return write_report(rep, out / REPORT_FILE)["html"]
     except Exception as e:  # the report is a view; the stages' own files are the results
         log(f"report not written ({type(e).__name__}: {e}); the numbers are in {SUMMARY_MD}")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from specs_eval.benchmarks.toy import ToyWorld, score_toy
-from specs_eval.records import GenerationSettings
-from specs_eval.scoring.formats import FORMATS
-from specs_eval.toyworld import world
+from specs_eval.benchmarks.toyworld import world
+from specs_eval.core.records import GenerationSettings
+from specs_eval.rules.formats import FORMATS
 
 # The benchmark's default item seed, so numbers match ``specs-eval run`` on the same items.
 EVAL_SEED = 0
@@ -28,8 +28,9 @@ _BENCH = ToyWorld()
 
 def prompt_text(processor: Any, row: dict[str, Any]) -> str:
     """The chat-formatted prompt for a row, exactly as evaluation builds it (training targets follow it)."""
-    messages = _BENCH.build_prompt(row, "official").messages()
-    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    from specs_eval.backends.hf import chat_text
+
+    return chat_text(processor, _BENCH.build_prompt(row, "official"))
 
 
 def generate(

@@ -28,20 +28,21 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import click
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.io import atomic_write_json, atomic_write_text
+from specs_eval.core.metrics import PSI_METRICS
 from training.config import PRESETS_DIR, ConfigError, PipelineConfig, apply_overrides, preset_path
 from training.manifest import invocation
+from training.methods import COLD_START_METHODS, check_method
 
 STUDY_PRESETS_DIR = PRESETS_DIR / "study"
 QUICK_OVERLAY = STUDY_PRESETS_DIR / "_gf-quick.yaml"
-Method = Literal["sft", "dpo", "dpo+sft"]
-Metric = Literal["accuracy", "format_compliance", "strict_accuracy"]
 
 
 class _Cfg(BaseModel):
@@ -50,14 +51,12 @@ class _Cfg(BaseModel):
 
 class StudyRL(_Cfg):
     """The downstream GRPO run after each cold start (the pipeline's ``rl`` stage, fewer steps)."""
-
     enabled: bool = True
     max_steps: int = Field(20, ge=1)
 
 
 class StudyPassK(_Cfg):
     """pass@k and rollout branching factor of the base and the cold-start models (paper §6.6)."""
-
     enabled: bool = True
     models: list[str] = Field(default_factory=lambda: ["base", "sft", "dpo"],
                               description="base and/or cold-start methods (their first seed's final model)")
@@ -73,13 +72,13 @@ class StudyPassK(_Cfg):
 
 class GFStudyConfig(_Cfg):
     """One GF study: which pipeline, methods, seeds, steps, splits and what follows the cold start."""
-
     schema_version: int = 1
     name: str = "gf"
     description: str = ""
     preset: str = Field("tiny", description="the pipeline preset the stages use")
     pipeline: dict[str, Any] = Field(default_factory=dict, description="overrides of the pipeline preset (nested)")
-    methods: list[Method] = Field(default_factory=lambda: ["sft", "dpo", "dpo+sft"])
+    methods: list[str] = Field(default_factory=lambda: list(COLD_START_METHODS),
+                               description="cold-start methods (training.methods)")
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     steps: int = Field(25, ge=1, description="cold-start optimizer steps (the paper's figure: 25)")
     eval_every: int = Field(5, ge=1, description="evaluate a checkpoint every this many steps")
@@ -89,12 +88,25 @@ class GFStudyConfig(_Cfg):
     eval_limit: int | None = Field(100, ge=1, description="items per eval split")
     prompt_variant: str = "official"
     eval_max_new_tokens: int | None = Field(None, ge=1)
-    metric: Metric = Field("format_compliance", description="Ψ of the ID/OOD curves and of Γ")
-    final_metric: Metric = Field("accuracy", description="post-RL performance: mean over the eval splits")
+    metric: str = Field("format_compliance", description="Ψ of the ID/OOD curves and of Γ (a metric marked psi "
+                        "in specs_eval.core.metrics)")
+    final_metric: str = Field("accuracy", description="post-RL performance: mean over the eval splits")
     beta: float = Field(2.0, gt=0)
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples of each Γ interval")
     rl: StudyRL = Field(default_factory=StudyRL)
     passk: StudyPassK = Field(default_factory=StudyPassK)
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, v: list[str]) -> list[str]:
+        return [check_method(m) for m in v]
+
+    @field_validator("metric", "final_metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        if v not in PSI_METRICS:
+            raise ValueError(f"unknown metric {v!r}; known: {', '.join(PSI_METRICS)}")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> GFStudyConfig:
@@ -211,7 +223,6 @@ def _plan(study: GFStudyConfig, out: Path, pairs_given: bool, quick: bool) -> di
 def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick: bool = False,
               log: Callable[[str], None] = print, report: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study; returns the collected numbers (also in ``study.json``)."""
-    from specs_eval.io import atomic_write_json, atomic_write_text
     from training.pipeline import run_pipeline
     from training.stages.base import StageContext, file_ref, model_ref, run_stage
     from training.stages.evaluate import evaluate_model
@@ -327,9 +338,10 @@ def write_study_report(out: Path, study: GFStudyConfig, log: Callable[[str], Non
     """``report.html`` (+ .json, .md) of the study folder, through ``specs-eval report``'s builder."""
     try:
         from analysis.report import ReportOptions, build_report, write_report
+        from specs_eval.benchmarks.images import report_sources
 
         opts = ReportOptions(title=f"GF study {study.name}", metric=study.metric, id_splits=study.id_splits,
-                             ood_splits=study.ood_splits, beta=study.beta, n_boot=1000)
+                             ood_splits=study.ood_splits, beta=study.beta, n_boot=1000, **report_sources())
         rep = build_report([out], [], opts)
         return write_report(rep, out / "report.html")["html"]
     except Exception as e:  # the report is a view; study.json holds the numbers

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from specs_eval.scoring.formats import FORMATS
+from specs_eval.rules.formats import FORMATS
 
 
 def _fmt(name: str) -> Callable[[str, str], str]:

@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from specs_eval.io import atomic_write_json
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.io import atomic_write_json
 from training.config import PipelineConfig
 
 REQUEST_FILE = "request.json"
@@ -48,7 +49,6 @@ def run_request(stage_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from specs_eval.cli import user_errors
     from training.stages.train import world
 
     args = sys.argv[1:] if argv is None else argv
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         run_request(stage_dir)
         return 0
     except BaseException as e:
-        known = isinstance(e, user_errors())
+        known = isinstance(e, SpecsError)
         msg = str(e) if known else f"{type(e).__name__}: {e}"
         if not known and not isinstance(e, KeyboardInterrupt):
             traceback.print_exc()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,18 @@ from analysis.compare import pair_split, run_pair_flags
 from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
 from analysis.flags import Flag, sort_flags
 from analysis.frames import Run, load_run, samples_frame, split_frame
-from analysis.gf import DEFAULT_BETA, GFConfig, check_user_splits, compute_gf, resolve_config
+from analysis.gf import (
+    DEFAULT_BETA,
+    GFConfig,
+    RolesProvider,
+    check_user_splits,
+    compute_gf,
+    default_roles,
+    resolve_config,
+)
 from analysis.leaderboard import Column, load_leaderboard, place_runs
 from analysis.metrics import check_metric, item_sums
-from analysis.report.thumbs import ThumbnailSource
+from analysis.report.thumbs import ItemImages, ThumbnailSource
 from analysis.stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ratio, paired_compare
 from analysis.stuckness import split_exploration
 from analysis.training_logs import (
@@ -39,6 +47,8 @@ from analysis.training_logs import (
     summarize_groups,
     training_frame,
 )
+from specs_eval.core.metrics import METRICS as METRIC_REGISTRY
+from specs_eval.core.metrics import stored_value
 
 REPORT_SCHEMA_VERSION = 1
 MAX_RESPONSE_CHARS = 2000
@@ -70,9 +80,13 @@ class ReportOptions:
     thumbnails: bool = True
     common_items: bool = False
     title: str | None = None
+    #: re-creates an item's images for thumbnails (the CLI passes the benchmarks'; None: no thumbnails)
+    item_images: ItemImages | None = None
+    #: split roles for runs whose manifests predate stored roles (the CLI passes the benchmarks')
+    roles_fallback: RolesProvider | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("item_images", "roles_fallback")}
         d["data_paths"] = sorted(self.data_paths)  # never embed local paths
         return d
 
@@ -174,10 +188,6 @@ def _split_order(bench: str, splits: set[str], config: GFConfig | None) -> list[
     return out
 
 
-def _scope_flags(flags: list[Flag], scope: str) -> list[Flag]:
-    return [f for f in flags if f.scope == scope]
-
-
 def _fl(flags: list[Flag]) -> dict[str, list[str]]:
     """A cell's flags: codes, and the messages a reader needs (warnings shown as ⚠, refusals as reasons)."""
     return {"flags": sorted({f.code for f in flags}),
@@ -237,30 +247,29 @@ def _headline(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: st
 
 def _metrics_rows(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tuple[str, str]], opt: ReportOptions
                   ) -> list[dict[str, Any]]:
-    from specs_eval.scoring.engine import split_metrics
-
+    """Every registered metric per run and split: scores with item-bootstrap intervals, rates as values."""
     out = []
     for split, role in order:
         for r in runs:
-            samples = [s for s in r.samples if s.benchmark == bench and s.split == split]
-            if not samples:
+            if not any(s.benchmark == bench and s.split == split for s in r.samples):
                 continue
-            sm = split_metrics(samples)
+            sm = r.metrics(bench, split)
             part = split_frame(df, r.name, bench, split)
             row: dict[str, Any] = {"run": r.name, "benchmark": bench, "split": split, "role": role,
                                    "n_items": sm.n, "n_samples": sm.n_samples}
-            for metric in ("accuracy", "format_compliance", "strict_accuracy", "format_stickiness"):
-                t = item_sums(part, metric)
+            for m in METRIC_REGISTRY.values():
+                if m.rate:
+                    v = stored_value(sm, m.name)
+                    row[m.name] = None if v is None else (100 * v if m.percent else v)
+                    continue
+                t = item_sums(part, m.name)
                 if len(t) == 0:
-                    row[metric] = None
+                    row[m.name] = None
                     continue
                 e = bootstrap_ratio(t["s"].to_numpy(), t["m"].to_numpy(), opt.n_boot,
-                                    (opt.seed, r.name, bench, split, metric, None), opt.level)
-                row[metric] = {"value": 100 * e.value, "lo": None if e.lo is None else 100 * e.lo,
+                                    (opt.seed, r.name, bench, split, m.name, None), opt.level)
+                row[m.name] = {"value": 100 * e.value, "lo": None if e.lo is None else 100 * e.lo,
                                "hi": None if e.hi is None else 100 * e.hi}
-            for k in ("parse_failure_rate", "fallback_rate", "truncation_rate", "error_rate"):
-                row[k] = 100 * getattr(sm, k)
-            row["mean_response_tokens"] = sm.mean_response_tokens
             out.append(row)
     return out
 
@@ -490,12 +499,13 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
                 keys = sorted(set(baseline.split_keys()) | set(r.split_keys()))
                 pair_flags[r.name] = run_pair_flags(baseline, r, keys, opt.common_items)
                 flags.extend(pair_flags[r.name])
-    thumbs = ThumbnailSource(opt.data_paths, opt.thumbnails)
+    thumbs = ThumbnailSource(opt.item_images, opt.thumbnails)
     benchmarks, headline, gfs, metrics, explorations, drill = [], [], [], [], [], []
     for bench in bench_names:
         splits = {s for r in runs for b, s in r.split_keys() if b == bench}
-        config = resolve_config(bench, sorted(splits), opt.metric, opt.profile, opt.id_splits, opt.ood_splits,
-                                opt.ood_weights, opt.beta, opt.n_boot, opt.level, opt.seed, opt.common_items)
+        config = resolve_config(bench, sorted(splits), default_roles(bench, runs, opt.roles_fallback), opt.metric,
+                                opt.profile, opt.id_splits, opt.ood_splits, opt.ood_weights, opt.beta, opt.n_boot,
+                                opt.level, opt.seed, opt.common_items)
         order_ = _split_order(bench, splits, config)
         benchmarks.append({"name": bench, "profiles": {r.name: r.profile(bench) for r in runs},
                            "splits": [{"split": s, "role": role} for s, role in order_],

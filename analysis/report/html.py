@@ -19,6 +19,7 @@ from typing import Any
 from analysis.leaderboard import format_value as lb_value
 from analysis.report.figures import all_figures, study_figures
 from analysis.study import band_parts
+from specs_eval.core.metrics import METRICS as METRIC_REGISTRY
 
 CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dde5;--bg:#fff;--soft:#f5f7fa;--pos:#1a7f37;--neg:#c62828;
@@ -415,21 +416,24 @@ def _training(data: dict[str, Any], figs: list[dict[str, str]]) -> str:
 
 
 def _metrics(data: dict[str, Any]) -> str:
-    cols = ["accuracy", "format_compliance", "strict_accuracy", "format_stickiness"]
-    rates = ["parse_failure_rate", "fallback_rate", "truncation_rate", "error_rate"]
+    """One column per registered metric (``specs_eval.core.metrics``): scores with intervals, then rates."""
+    registry = list(METRIC_REGISTRY.values())
     rows = []
     for m in data["metrics"]:
         cells = []
-        for c in cols:
-            v = m[c]
-            cells.append('<td class="num">—</td>' if v is None else
-                         f'<td class="num" data-v="{v["value"]}">{num(v["value"])}{ci(v["lo"], v["hi"])}</td>')
-        cells += [f'<td class="num">{num(m[r])}</td>' for r in rates]
-        cells.append(f'<td class="num">{num(m["mean_response_tokens"])}</td>')
+        for metric in registry:
+            v = m.get(metric.name)
+            if v is None:
+                cells.append('<td class="num">—</td>')
+            elif isinstance(v, dict):
+                cells.append(f'<td class="num" data-v="{v["value"]}">{num(v["value"])}{ci(v["lo"], v["hi"])}</td>')
+            else:
+                cells.append(f'<td class="num">{num(v)}</td>')
         rows.append(f"<tr><td>{e(m['run'])}</td><td>{e(m['benchmark'])}/{e(m['split'])}</td><td>{e(m['role'])}</td>"
                     f"<td class=\"num\">{m['n_items']}</td><td class=\"num\">{m['n_samples']}</td>{''.join(cells)}</tr>")
-    head = "".join(f"<th>{e(c)}</th>" for c in [*cols, *rates, "mean tokens"])
-    return ('<section id="metrics"><h2>All metrics per run and split (%)</h2><div class="scroll"><table class="sortable">'
+    head = "".join(f'<th title="{e(metric.description)}">{e(metric.name)}</th>' for metric in registry)
+    return ('<section id="metrics"><h2>All metrics per run and split (%; tokens as counts)</h2><div class="scroll">'
+            '<table class="sortable">'
             f"<thead><tr><th>Run</th><th>Split</th><th>Role</th><th>items</th><th>samples</th>{head}</tr></thead><tbody>"
             f"{''.join(rows)}</tbody></table></div></section>")
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from specs_eval.backends.base import Output
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.errors import SpecsError
-from specs_eval.records import GenerationSettings, TokenStats
+import click
+
+from specs_eval.backends.base import DTYPE, REVISION, BackendOption, BackendOptions, Output
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.prompt import Prompt, render_messages
+from specs_eval.core.records import GenerationSettings, TokenStats
 
 
 class _TokenStatsProcessor:
@@ -40,10 +42,22 @@ class _TokenStatsProcessor:
         return scores
 
 
-class HFBackend:
+class HFBackend(BackendOptions):
     """Generation with a local or hub HF VLM (``AutoModelForImageTextToText``)."""
 
     name = "hf"
+    options = (
+        BackendOption("--device", "device", "cpu | cuda | cuda:N", default="cpu"),
+        DTYPE,
+        REVISION,
+        BackendOption("--threads", "threads", "torch CPU threads.", type=click.IntRange(min=1)),
+    )
+
+    @classmethod
+    def check_model(cls, model: str) -> None:
+        from specs_eval.models.loading import resolve_model
+
+        resolve_model(model)
 
     def __init__(self, model: str, device: str = "cpu", dtype: str = "auto", revision: str | None = None,
                  threads: int | None = None):
@@ -84,10 +98,7 @@ class HFBackend:
 
     def encode(self, prompts: Sequence[Prompt]) -> Any:
         """Processor inputs for a batch of prompts (chat template applied, left padded)."""
-        texts = [
-            self.processor.apply_chat_template(_template_messages(p), add_generation_prompt=True, tokenize=False)
-            for p in prompts
-        ]
+        texts = [chat_text(self.processor, p) for p in prompts]
         images = [img for p in prompts for img in p.images]
         return self.processor(text=texts, images=images or None, padding=True, padding_side="left",
                               return_tensors="pt").to(self.device)
@@ -161,10 +172,6 @@ class HFBackend:
         self.model = None
 
 
-def _template_messages(prompt: Prompt) -> list[dict[str, Any]]:
-    """Messages for ``apply_chat_template``: images become ``{"type": "image"}`` placeholders."""
-    msgs = []
-    for m in prompt.messages():
-        content = [{"type": "image"} if c["type"] == "image" else c for c in m["content"]]
-        msgs.append({"role": m["role"], "content": content})
-    return msgs
+def chat_text(processor: Any, prompt: Prompt) -> str:
+    """The chat-formatted prompt text a model sees (training targets and quick evals use it too)."""
+    return processor.apply_chat_template(render_messages(prompt), add_generation_prompt=True, tokenize=False)

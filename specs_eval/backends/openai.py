@@ -3,7 +3,7 @@
 
 Why these pieces, each measured against a real server (``transformers serve``, tests/test_openai_backend.py):
 
-* **Transport**: the shared stdlib client (``specs_eval.openai_client``): timeouts, retries with
+* **Transport**: the shared stdlib client (``specs_eval.backends.openai_client``): timeouts, retries with
   backoff on 429/5xx/connection errors, only OpenAI fields in the body (strict servers answer 422
   to anything else). Images go as base64 PNG ``image_url`` parts: lossless, so the server sees the
   pixels ``HFBackend`` sees.
@@ -47,12 +47,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from specs_eval.backends.base import Output
-from specs_eval.backends.topk import token_stats_from_topk
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.errors import SpecsError
-from specs_eval.io import atomic_write_json
-from specs_eval.openai_client import (
+import click
+
+from specs_eval.backends.base import LOGPROBS_K, BackendOption, BackendOptions, Output
+from specs_eval.backends.openai_client import (
     RETRY_STATUS,
     ChatResult,
     OpenAIClient,
@@ -60,22 +58,18 @@ from specs_eval.openai_client import (
     image_part,
     text_part,
 )
-from specs_eval.records import GenerationSettings, ModelInfo
+from specs_eval.backends.topk import token_stats_from_topk
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.io import atomic_write_json
+from specs_eval.core.prompt import Prompt, render_messages
+from specs_eval.core.records import GenerationSettings, ModelInfo
 
 CACHE_VERSION = 1
 
 
 def prompt_messages(prompt: Prompt) -> list[dict[str, Any]]:
     """OpenAI chat messages for a prompt: parts in order, images as base64 PNG data URIs."""
-    content = [
-        text_part(p["text"]) if p["type"] == "text" else image_part(prompt.images[p["index"]], fmt="PNG")
-        for p in prompt.parts
-    ]
-    msgs: list[dict[str, Any]] = []
-    if prompt.system:
-        msgs.append({"role": "system", "content": prompt.system})
-    msgs.append({"role": "user", "content": content})
-    return msgs
+    return render_messages(prompt, lambda img: image_part(img, fmt="PNG"), system_as_text=True)
 
 
 def sample_seed(run_seed: int, prompt_hash: str, sample_idx: int) -> int:
@@ -194,10 +188,35 @@ class _Transient(Exception):
     """A request failed after all retries with an error that waiting might fix: stop the run."""
 
 
-class OpenAIBackend:
+class OpenAIBackend(BackendOptions):
     """Generation through an OpenAI-compatible ``/chat/completions`` endpoint (see module doc)."""
 
     name = "openai"
+    options = (
+        BackendOption("--base-url", "base_url", "openai: the server's /v1 URL, e.g. http://127.0.0.1:8000/v1 "
+                      "(env OPENAI_BASE_URL).", envvar="OPENAI_BASE_URL"),
+        BackendOption("--api-key-env", "api_key_env", "openai: environment variable that holds the API key (the key "
+                      "is never stored).", default="OPENAI_API_KEY"),
+        BackendOption("--concurrency", "concurrency", "openai: requests in flight at once.",
+                      type=click.IntRange(min=1), default=8),
+        BackendOption("--request-timeout", "timeout_s", "openai: seconds to wait for one response.",
+                      type=click.FloatRange(min=1.0), default=300.0),
+        BackendOption("--max-retries", "max_retries", "openai: retries (with backoff) of a 429/5xx/timeout/connection "
+                      "error.", type=click.IntRange(min=0), default=4),
+        BackendOption("--cache-dir", "cache_dir", "openai: on-disk response cache (default: OUT/.openai-cache).",
+                      type=click.Path(path_type=Path)),
+        BackendOption("--no-cache", "no_cache", "openai: no response cache.", is_flag=True, default=False),
+        LOGPROBS_K,
+    )
+
+    @classmethod
+    def resolve_options(cls, values: dict[str, Any], out: Path) -> dict[str, Any]:
+        if not values.get("base_url"):
+            raise SpecsError("--backend openai needs --base-url (or OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1; "
+                             "`specs-eval serve -m MODEL` starts a local server")
+        no_cache = values.pop("no_cache", False)
+        values["cache_dir"] = None if no_cache else str(values.get("cache_dir") or Path(out) / ".openai-cache")
+        return values
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout_s: float = 300.0, max_retries: int = 4, backoff_s: float = 1.0,

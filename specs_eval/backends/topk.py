@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from specs_eval.records import TokenStats
+from specs_eval.core.records import TokenStats
 
 
 def approx_label(k: int) -> str:

@@ -30,11 +30,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from specs_eval.backends.base import Output
+import click
+
+from specs_eval.backends.base import DTYPE, LOGPROBS_K, REVISION, BackendOption, BackendOptions, Output
 from specs_eval.backends.topk import token_stats_from_topk
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.errors import SpecsError
-from specs_eval.records import FinishReason, GenerationSettings, ModelInfo
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.prompt import Prompt, render_messages
+from specs_eval.core.records import FinishReason, GenerationSettings, ModelInfo
 
 
 class _LogprobLike(Protocol):
@@ -61,17 +63,7 @@ def prompt_seed(run_seed: int, prompt_hash: str) -> int:
 
 def chat_messages(prompt: Prompt) -> list[dict[str, Any]]:
     """vLLM chat messages: text parts and ``image_pil`` parts (PIL images, no re-encoding), in order."""
-    content: list[dict[str, Any]] = []
-    for p in prompt.parts:
-        if p["type"] == "text":
-            content.append({"type": "text", "text": p["text"]})
-        else:
-            content.append({"type": "image_pil", "image_pil": prompt.images[p["index"]]})
-    msgs: list[dict[str, Any]] = []
-    if prompt.system:
-        msgs.append({"role": "system", "content": prompt.system})
-    msgs.append({"role": "user", "content": content})
-    return msgs
+    return render_messages(prompt, lambda img: {"type": "image_pil", "image_pil": img}, system_as_text=True)
 
 
 def sampling_kwargs(settings: GenerationSettings, seed: int | None, logprobs_k: int) -> dict[str, Any]:
@@ -144,10 +136,27 @@ def request_outputs(r: _RequestOutputLike, settings: GenerationSettings, eos_ids
     return outs
 
 
-class VLLMBackend:
+class VLLMBackend(BackendOptions):
     """Offline vLLM engine; see the module docstring."""
 
     name = "vllm"
+    options = (
+        DTYPE,
+        REVISION,
+        BackendOption("--tp", "tp", "vllm: tensor-parallel GPUs per replica.", type=click.IntRange(min=1), default=1),
+        BackendOption("--gpu-memory-utilization", "gpu_memory_utilization",
+                      "vllm: share of each GPU's memory the engine may take.",
+                      type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9),
+        BackendOption("--max-model-len", "max_model_len", "vllm: context length (default: the model's).",
+                      type=click.IntRange(min=1)),
+        LOGPROBS_K,
+    )
+
+    @classmethod
+    def check_model(cls, model: str) -> None:
+        from specs_eval.models.loading import resolve_model
+
+        resolve_model(model)
 
     def __init__(self, model: str, tp: int = 1, gpu_memory_utilization: float = 0.9, dtype: str = "auto",
                  revision: str | None = None, max_model_len: int | None = None, logprobs_k: int = 20,

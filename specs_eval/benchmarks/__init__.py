@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, Prompt
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit
+from specs_eval.core.errors import BenchmarkError
 
 _REGISTRY: dict[str, str] = {
     "toyworld": "specs_eval.benchmarks.toy:ToyWorld",
@@ -41,4 +42,4 @@ def get_benchmark(name: str) -> Benchmark:
     return getattr(importlib.import_module(module), cls)()
 
 
-__all__ = ["Benchmark", "BenchmarkError", "LoadedSplit", "Prompt", "available", "get_benchmark", "register"]
+__all__ = ["Benchmark", "LoadedSplit", "available", "get_benchmark", "register"]

@@ -12,66 +12,18 @@ MMMU ``id`` …) end to end, so official rules can read every field they need.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.records import DatasetInfo, Response, ScoreResult
-
-
-class BenchmarkError(Exception):
-    """A user-facing problem with benchmark data: the message names the culprit."""
-
-
-@dataclass
-class Prompt:
-    """An ordered multimodal user turn: text parts and images, plus an optional system turn.
-
-    ``parts`` is a list of ``{"type": "text", "text": …}`` and ``{"type": "image",
-    "index": i}`` entries; ``images[i]`` is the PIL image. Backends render it with the
-    model's chat template (HF) or as OpenAI content parts.
-    """
-
-    parts: list[dict[str, Any]]
-    images: list[Any] = field(default_factory=list)
-    system: str | None = None
-
-    @property
-    def text(self) -> str:
-        """The text of the prompt, with ``<image>`` where an image goes (for logs and hashes)."""
-        return "".join(p["text"] if p["type"] == "text" else "<image>" for p in self.parts)
-
-    def messages(self) -> list[dict[str, Any]]:
-        """HF chat messages with the PIL images inline."""
-        content: list[dict[str, Any]] = []
-        for p in self.parts:
-            if p["type"] == "text":
-                content.append({"type": "text", "text": p["text"]})
-            else:
-                content.append({"type": "image", "image": self.images[p["index"]]})
-        msgs: list[dict[str, Any]] = []
-        if self.system:
-            msgs.append({"role": "system", "content": [{"type": "text", "text": self.system}]})
-        msgs.append({"role": "user", "content": content})
-        return msgs
-
-    def hash(self) -> str:
-        """Hash of the text and pixels: two prompts with equal hashes are the same input."""
-        h = hashlib.sha256((self.system or "").encode() + b"\0" + self.text.encode())
-        for img in self.images:
-            h.update(image_hash(img).encode())
-        return h.hexdigest()[:16]
-
-    @classmethod
-    def simple(cls, text: str, images: Sequence[Any] = (), system: str | None = None) -> Prompt:
-        """Images first, then the text: the layout of single-image benchmarks."""
-        parts: list[dict[str, Any]] = [{"type": "image", "index": i} for i in range(len(images))]
-        parts.append({"type": "text", "text": text})
-        return cls(parts=parts, images=list(images), system=system)
+from specs_eval.benchmarks.variants import PROMPT_VARIANTS
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.io import atomic_write_json
+from specs_eval.core.prompt import Prompt, with_instruction
+from specs_eval.core.records import DatasetInfo, Response, ScoreResult
+from specs_eval.rules.extract import answer_view
 
 
 def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
@@ -88,29 +40,6 @@ def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
         except Exception as e:
             out.append(ScoreResult.error(e))
     return out
-
-
-def image_hash(img: Any) -> str:
-    try:
-        return hashlib.sha256(img.tobytes() + repr((img.size, img.mode)).encode()).hexdigest()[:16]
-    except AttributeError:
-        return hashlib.sha256(repr(img).encode()).hexdigest()[:16]
-
-
-def row_hash(row: dict[str, Any]) -> str:
-    """Stable hash of a row's JSON-able fields (images hashed by pixels)."""
-    h = hashlib.sha256()
-    for k in sorted(row):
-        v = row[k]
-        h.update(k.encode() + b"=")
-        if hasattr(v, "tobytes"):
-            h.update(image_hash(v).encode())
-        elif isinstance(v, bytes | bytearray):
-            h.update(hashlib.sha256(v).digest())
-        else:
-            h.update(json.dumps(v, sort_keys=True, default=str).encode())
-        h.update(b"\0")
-    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -138,10 +67,12 @@ class Benchmark(ABC):
     default_max_new_tokens: ClassVar[int] = 1024
     #: splits whose gold answers are withheld (scored by the benchmark's server from a submission file)
     answers_withheld: ClassVar[tuple[str, ...]] = ()
-    #: profiles that need ``self.judge`` (an object implementing ``specs_eval.judge.Judge``)
+    #: profiles that need ``self.judge`` (an object implementing ``specs_eval.core.judge.Judge``)
     judge_profiles: ClassVar[tuple[str, ...]] = ()
     #: the judge used by ``judge_profiles``; set by the CLI (``--judge-url``) or by tests
     judge: Any = None
+    #: whether the ``specs`` variant's responses are scored on their answer view (``rules.extract.answer_view``)
+    uses_answer_view: ClassVar[bool] = True
 
     @abstractmethod
     def load(
@@ -150,8 +81,28 @@ class Benchmark(ABC):
         """Rows of ``split`` from the hub (pinned revision) or from local files in the same schema."""
 
     @abstractmethod
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
+        """The benchmark's own prompt for a row, exactly as its official pipeline builds it."""
+
     def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
-        """The prompt for a row. ``official`` reproduces the benchmark's own prompt."""
+        """The prompt for a row under a prompt variant (``core.prompt.PROMPT_VARIANTS``).
+
+        Every variant is the official prompt plus the variant's instruction, attached by the
+        one template in ``core.prompt.with_instruction``; benchmarks only write ``official_prompt``.
+        """
+        self.check_variant(variant)
+        prompt = self.official_prompt(row)
+        instruction = PROMPT_VARIANTS[variant].instruction
+        return with_instruction(prompt, instruction) if instruction else prompt
+
+    def scoring_text(self, text: str, variant: str | None) -> str:
+        """What the scorer reads of a response: the SPECS answer view under the ``specs`` variant.
+
+        Benchmarks whose official scorer reads whole responses set ``uses_answer_view = False``.
+        """
+        if self.uses_answer_view and variant in PROMPT_VARIANTS and PROMPT_VARIANTS[variant].requested_format == "specs":
+            return answer_view(text)
+        return text
 
     @abstractmethod
     def score(
@@ -162,6 +113,15 @@ class Benchmark(ABC):
         Batch-shaped on purpose: official rules such as MMMU's seeded random fallback
         depend on the order of the whole scoring pass.
         """
+
+    def regenerate(self, split: str, item_id: str, dataset: DatasetInfo | None) -> dict[str, Any] | str | None:
+        """A generated benchmark's row re-created from its id (report thumbnails); ``None``: not generated,
+        a string: why it cannot."""
+        return None
+
+    def split_roles(self) -> dict[str, list[str]]:
+        """The default ID/OOD roles, as stored in a run's manifest (empty when the benchmark has none)."""
+        return {"id": list(self.id_splits), "ood": list(self.ood_splits)} if self.id_splits or self.ood_splits else {}
 
     def row_id(self, row: dict[str, Any]) -> str:
         return str(row[self.id_field])
@@ -175,8 +135,9 @@ class Benchmark(ABC):
         return {}
 
     def requested_format(self, row: dict[str, Any], variant: str) -> str | None:
-        """The output format the prompt asked for (a key of ``scoring.formats.FORMATS``)."""
-        return "specs" if variant == "specs" else None
+        """The output format the prompt asked for (a key of ``rules.formats.FORMATS``)."""
+        v = PROMPT_VARIANTS.get(variant)
+        return v.requested_format if v is not None else None
 
     def official_breakdown(self, records: Sequence[Any]) -> dict[str, Any]:
         """The official script's aggregate layout (e.g. MMMU subject → discipline)."""
@@ -193,8 +154,6 @@ class Benchmark(ABC):
         ``<run>/official/<benchmark>/<split>/``; benchmarks add their own (MEGA-Bench's
         evaluator files) by overriding and calling ``super()``.
         """
-        from specs_eval.io import atomic_write_json
-
         files: list[Path] = []
         if split in self.answers_withheld:
             sub = self.submission(split, samples)
@@ -217,7 +176,7 @@ class Benchmark(ABC):
             )
 
     def check_variant(self, variant: str) -> None:
-        if variant not in self.prompt_variants:
+        if variant not in self.prompt_variants or variant not in PROMPT_VARIANTS:
             raise BenchmarkError(
                 f"benchmark {self.name!r} has no prompt variant {variant!r}; known: {', '.join(self.prompt_variants)}"
             )

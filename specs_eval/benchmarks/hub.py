@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks.base import BenchmarkError, LoadedSplit
+from specs_eval.benchmarks.base import LoadedSplit
 from specs_eval.benchmarks.local import content_hash, read_rows
-from specs_eval.records import DatasetInfo
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.records import DatasetInfo
 
 
 def load_hub_rows(hf_id: str, config: str | None, split: str, revision: str | None) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks.base import BenchmarkError
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.prompt import row_hash
 
 
 def read_rows(path: str | Path, id_field: str | None = None) -> list[dict[str, Any]]:
@@ -101,8 +102,6 @@ def _read_dir(p: Path) -> list[dict[str, Any]]:
 
 def content_hash(rows: list[dict[str, Any]]) -> str:
     """Order-sensitive hash of rows (images by their bytes/pixels)."""
-    from specs_eval.benchmarks.base import row_hash
-
     h = hashlib.sha256()
     for r in rows:
         h.update(row_hash(r).encode())

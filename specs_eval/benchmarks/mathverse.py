@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt, score_each
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
-from specs_eval.records import Response, ScoreResult
-from specs_eval.scoring import mathverse as mvs
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
-from specs_eval.scoring.prompts import mathverse_extraction_prompt, mathverse_score_prompt
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import Response, ScoreResult
+from specs_eval.rules import mathverse as mvs
+from specs_eval.rules.prompts import mathverse_extraction_prompt, mathverse_score_prompt
 
 REQUIRED = ("sample_index", "question", "answer", "question_type", "problem_version")
 VISION_ONLY = "Vision Only"
@@ -68,11 +68,8 @@ class MathVerse(Benchmark):
         return finish_load(benchmark=self.name, split=split, rows=rows, source=source, expected=self.splits[split],
                            limit=limit, validate=check, **extra)
 
-    def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
-        self.check_variant(variant)
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
         text = str(row.get("query_cot") or row.get("question"))
-        if variant == "specs":
-            text = f"{text}\n{SPECS_INSTRUCTION}"
         value = row.get("image")
         base = Path(row["_base_dir"]) if row.get("_base_dir") else None
         images = [] if value in (None, "") else [load_image(value, base, what=f"image of {row.get('sample_index')}")]

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt, score_each
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
-from specs_eval.records import Response, ScoreResult
-from specs_eval.scoring import mathvision as mvr
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import Response, ScoreResult
+from specs_eval.rules import mathvision as mvr
 
 INSTRUCTION = ('Please solve the problem step by step and put your answer in one "\\boxed{}". '
                'If it is a multiple choice question, only one letter is allowed in the "\\boxed{}".\n')
@@ -69,11 +69,8 @@ class MathVision(Benchmark):
             block = "".join(f"({chr(65 + i)}) {o}\n" for i, o in enumerate(options))
         return INSTRUCTION + f"{row['question']}\n{block}"
 
-    def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
-        self.check_variant(variant)
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
         text = self.prompt_text(row)
-        if variant == "specs":
-            text = f"{text}\n{SPECS_INSTRUCTION}"
         value = row.get("decoded_image") if row.get("decoded_image") is not None else row.get("image")
         base = Path(row["_base_dir"]) if row.get("_base_dir") else None
         return Prompt.simple(text, [load_image(value, base, what=f"image of {row.get('id')}")])

@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit, Prompt, score_each
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
-from specs_eval.records import Response, ScoreResult
-from specs_eval.scoring import answers
-from specs_eval.scoring import mathvista as mv
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
-from specs_eval.scoring.prompts import mathvista_extraction_prompt
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import Response, ScoreResult
+from specs_eval.rules import answers
+from specs_eval.rules import mathvista as mv
+from specs_eval.rules.prompts import mathvista_extraction_prompt
 
 REQUIRED = ("pid", "query", "question_type", "answer_type")
 #: the keys ``calculate_score.py`` breaks accuracy down by (``skills`` is multi-label)
@@ -73,12 +73,9 @@ class MathVista(Benchmark):
         return finish_load(benchmark=self.name, split=split, rows=rows, source="hf", expected=expected, limit=limit,
                            hf_id=self.hf_id, revision=revision, validate=check)
 
-    def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
         """``official``: the dataset's ``query`` (hint + question + choices), exactly."""
-        self.check_variant(variant)
         text = str(row["query"])
-        if variant == "specs":
-            text = f"{text}\n{SPECS_INSTRUCTION}"
         if row.get("decoded_image") is not None:
             image = load_image(row["decoded_image"], what=f"image of {row.get('pid')}")
         else:

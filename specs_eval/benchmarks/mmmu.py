@@ -33,12 +33,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, Prompt, score_each
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
 from specs_eval.benchmarks.local import load_image
-from specs_eval.records import Response, ScoreResult
-from specs_eval.scoring import mmmu as rules
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import Response, ScoreResult
+from specs_eval.rules import mmmu as rules
 
 MC_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 OPEN_INSTRUCTION = "Answer the question using a single word or phrase."
@@ -106,11 +106,8 @@ class MMMU(Benchmark):
             found = [1]
         return found
 
-    def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
-        self.check_variant(variant)
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
         text = self.prompt_text(row)
-        if variant == "specs":
-            text = f"{text}\n{SPECS_INSTRUCTION}"
         base = Path(row["_base_dir"]) if row.get("_base_dir") else None
         images = [load_image(row.get(f"image_{i}"), base, what=f"image_{i} of {row.get('id')}")
                   for i in self.image_indices(row)]
@@ -198,6 +195,3 @@ class MMMU(Benchmark):
                 out[s.id] = s.response
         return out
 
-    def check_row(self, row: dict[str, Any]) -> None:
-        if not isinstance(row.get("id"), str):
-            raise BenchmarkError(f"mmmu row without a string id: {row!r:.80}")

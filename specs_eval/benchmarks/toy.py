@@ -10,17 +10,21 @@ MathVista does, and counts anything it cannot map as a parse failure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, Prompt
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit
 from specs_eval.benchmarks.local import content_hash, load_image, read_rows
-from specs_eval.records import DatasetInfo, Response, ScoreResult
-from specs_eval.scoring import answers
-from specs_eval.scoring import extract as ex
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
-from specs_eval.toyworld import world
+from specs_eval.benchmarks.toyworld import world
+from specs_eval.benchmarks.variants import PROMPT_VARIANTS
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.prompt import Prompt, with_instruction
+from specs_eval.core.records import DatasetInfo, Response, ScoreResult
+from specs_eval.rules import answers
+from specs_eval.rules import extract as ex
+from specs_eval.rules.formats import SPECS_INSTRUCTION
 
 REQUIRED_FIELDS = ("pid", "query", "answer", "answer_type", "question_type")
 
@@ -70,6 +74,8 @@ def _score(row: dict[str, Any], text: str, finish_reason: str) -> ScoreResult:
                        parse_status="ok", method=method)
 
 
+_PID_RE = re.compile(r"^(?P<split>[a-z_]+)-(?P<seed>\d+)-(?P<index>\d{6})$")
+
 class ToyWorld(Benchmark):
     name: ClassVar[str] = "toyworld"
     id_field: ClassVar[str] = "pid"
@@ -112,10 +118,29 @@ class ToyWorld(Benchmark):
         base = Path(row["_base_dir"]) if row.get("_base_dir") else None
         return load_image(row.get("image"), base, what=f"image of {row.get('pid')}")
 
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
+        """The question with the row's own format instruction (SPECS unless the split shifts the format)."""
+        return with_instruction(self.question_prompt(row), row.get("format_instruction") or SPECS_INSTRUCTION)
+
+    def question_prompt(self, row: dict[str, Any]) -> Prompt:
+        return Prompt.simple(str(row["query"]), [self.image(row)])
+
     def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
+        """A variant's instruction replaces the row's own (a toy prompt always carries exactly one)."""
         self.check_variant(variant)
-        instruction = SPECS_INSTRUCTION if variant == "specs" else row.get("format_instruction") or SPECS_INSTRUCTION
-        return Prompt.simple(f"{row['query']}\n{instruction}", [self.image(row)])
+        instruction = PROMPT_VARIANTS[variant].instruction
+        return self.official_prompt(row) if instruction is None else with_instruction(self.question_prompt(row),
+                                                                                      instruction)
+
+    def regenerate(self, split: str, item_id: str, dataset: DatasetInfo | None) -> dict[str, Any] | str | None:
+        """The row of a toy-world id ``<split>-<seed>-<index>`` (the world is procedural)."""
+        m = _PID_RE.match(item_id)
+        if m is None or m["split"] != split:
+            return None
+        if dataset is not None and dataset.source != "toyworld":
+            return "no thumbnail: this run read the toy world from local files; pass --data"
+        seed = dataset.seed if dataset is not None and dataset.seed is not None else int(m["seed"])
+        return world.make_item(split, int(m["index"]), seed)
 
     def requested_format(self, row: dict[str, Any], variant: str) -> str | None:
         return "specs" if variant == "specs" else row.get("format", "specs")

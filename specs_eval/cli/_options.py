@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from specs_eval.backends.base import BACKENDS, backend_class
+
 
 def judge_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--judge-url/--judge-model/--judge-key-env/--judge-cache/--judge-timeout``."""
@@ -23,8 +25,25 @@ def judge_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def backend_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Every backend's own options (``Backend.options``), each flag once, in backend order."""
+    seen: dict[str, Any] = {}
+    for kind in BACKENDS:
+        for o in backend_class(kind).options:
+            if seen.setdefault(o.flag, o) != o:
+                raise RuntimeError(f"backends declare {o.flag} differently")  # a programming error
+    for o in reversed(list(seen.values())):
+        kw: dict[str, Any] = {"help": o.help, "envvar": o.envvar}
+        if o.is_flag:
+            kw["is_flag"] = True
+        else:
+            kw.update(type=o.type, default=o.default, show_default=o.default is not None)
+        f = click.option(o.flag, o.param, **kw)(f)
+    return f
+
+
 def make_judge(judge_url: str | None, judge_model: str | None, judge_key_env: str, judge_cache: str | None,
                judge_timeout: float) -> Any:
-    from specs_eval.openai_judge import judge_from_options
+    from specs_eval.run.judges import judge_from_options
 
     return judge_from_options(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import click
 
+from specs_eval.benchmarks import get_benchmark
+from specs_eval.core.io import atomic_write_jsonl
+from specs_eval.run.importers import import_lmms_eval, import_vlmevalkit
+
 
 @click.command(name="import")
 @click.argument("source", type=click.Choice(["lmms-eval", "vlmevalkit"]))
@@ -24,10 +28,6 @@ def import_(source: str, path: str, benchmark_name: str, out_path: str) -> None:
       specs-eval import lmms-eval logs/..._samples_mmmu_val.jsonl --benchmark mmmu --out preds.jsonl
       specs-eval import vlmevalkit Qwen2-VL_MathVista_MINI.xlsx --benchmark mathvista --out preds.jsonl
     """
-    from specs_eval.benchmarks import get_benchmark
-    from specs_eval.importers import import_lmms_eval, import_vlmevalkit
-    from specs_eval.io import atomic_write_jsonl
-
     id_field = get_benchmark(benchmark_name).id_field
     reader = import_lmms_eval if source == "lmms-eval" else import_vlmevalkit
     preds, problems = reader(path, id_field)

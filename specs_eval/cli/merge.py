@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from specs_eval.cli._options import judge_options, make_judge
+from specs_eval.cli.tables import print_results, write_run_report
+from specs_eval.core.records import RunResults
+from specs_eval.run.merge import merge_shards
 
 
 @click.command()
@@ -16,10 +19,6 @@ from specs_eval.cli._options import judge_options, make_judge
 def merge(run_dir: Path, no_report: bool, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout) -> None:
     """Merge RUN_DIR/shard-i-of-n into RUN_DIR (same files as a single-process run)."""
     from rich.console import Console
-
-    from specs_eval.merge import merge_shards
-    from specs_eval.records import RunResults
-    from specs_eval.reporting import print_results, write_run_report
 
     console = Console()
     judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)

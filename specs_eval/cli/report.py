@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -87,6 +87,7 @@ def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: st
       specs-eval report runs/base runs/specs --training train/specs-pipeline --metric format_compliance
     """
     from analysis.report import ReportOptions, build_report, write_report
+    from specs_eval.benchmarks.images import report_sources
 
     if not 0 < level < 1:
         raise SpecsError(f"--level must be between 0 and 1, got {level}")
@@ -97,7 +98,7 @@ def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: st
                          seed=seed, level=level, group_k=group_k, reward=group_reward,
                          max_disagreements=max_disagreements,
                          leaderboard=leaderboard, data_paths=_data(data_paths), thumbnails=not no_thumbnails,
-                         common_items=common_items, title=title)
+                         common_items=common_items, title=title, **report_sources(_data(data_paths)))
     rep = build_report(list(inputs), list(training), opts)
     paths = write_report(rep, out)
     flags = rep.data["flags"]

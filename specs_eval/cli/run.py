@@ -13,8 +13,9 @@ from pathlib import Path
 
 import click
 
-from specs_eval.cli._options import judge_options, make_judge
-from specs_eval.records import GenerationSettings, TaskSpec
+from specs_eval.backends.base import backend_class
+from specs_eval.cli._options import backend_options, judge_options, make_judge
+from specs_eval.core.records import GenerationSettings, TaskSpec
 
 DEFAULT_MODEL = "tiny-base"
 DEFAULT_BENCHMARK = "toyworld"
@@ -45,9 +46,6 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--prompt-variant", default="official", show_default=True, help="official | specs")
 @click.option("--profile", help="Scoring profile(s), comma-separated; the first is the headline.")
 @click.option("--backend", default="hf", show_default=True, help="Generation backend: hf | openai | vllm.")
-@click.option("--device", default="cpu", show_default=True, help="cpu | cuda | cuda:N")
-@click.option("--dtype", default="auto", show_default=True, help="auto (fp32 on CPU, bf16 on CUDA) | float32 | bfloat16")
-@click.option("--revision", help="Hub revision (commit) of the model.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--max-new-tokens", type=click.IntRange(min=1), help="Default: the benchmark's own.")
 @click.option("--temperature", type=click.FloatRange(min=0.0), default=0.0, show_default=True)
@@ -63,37 +61,15 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--run-name", help="Run directory name (default: from the model name).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory with a different config.")
 @click.option("--shard", help="Data-parallel shard i/n: this process evaluates every n-th row from i.")
-@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option("--dp", type=click.IntRange(min=1), default=1, show_default=True,
               help="Data-parallel replicas: N shard processes of this command (one GPU group each), merged at the end.")
-@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
-              help="vllm: tensor-parallel GPUs per replica.")
-@click.option("--gpu-memory-utilization", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9,
-              show_default=True, help="vllm: share of each GPU's memory the engine may take.")
-@click.option("--max-model-len", type=click.IntRange(min=1), help="vllm: context length (default: the model's).")
-@click.option("--base-url", envvar="OPENAI_BASE_URL",
-              help="openai: the server's /v1 URL, e.g. http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL).")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
-              help="openai: environment variable that holds the API key (the key is never stored).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
-              help="openai: requests in flight at once.")
-@click.option("--request-timeout", type=click.FloatRange(min=1.0), default=300.0, show_default=True,
-              help="openai: seconds to wait for one response.")
-@click.option("--max-retries", type=click.IntRange(min=0), default=4, show_default=True,
-              help="openai: retries (with backoff) of a 429/5xx/timeout/connection error.")
-@click.option("--cache-dir", type=click.Path(path_type=Path),
-              help="openai: on-disk response cache (default: OUT/.openai-cache).")
-@click.option("--no-cache", is_flag=True, help="openai: no response cache.")
-@click.option("--logprobs-k", type=click.IntRange(1, 20), default=20, show_default=True,
-              help="openai/vllm: top-k log-probs per token used to estimate --token-stats.")
+@backend_options
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @judge_options
-def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, device, dtype, revision,
-        batch_size, max_new_tokens, temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite,
-        shard, threads, dp, tp, gpu_memory_utilization, max_model_len, base_url, api_key_env, concurrency,
-        request_timeout, max_retries, cache_dir, no_cache, logprobs_k, no_report, quiet, judge_url, judge_model,
-        judge_key_env, judge_cache, judge_timeout) -> None:
+def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, batch_size, max_new_tokens,
+        temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report,
+        quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout, **values) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
 
     \b
@@ -108,22 +84,19 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
     from rich.console import Console
 
     from specs_eval.benchmarks import get_benchmark
-    from specs_eval.engine import RunConfig
-    from specs_eval.reporting import print_results
+    from specs_eval.cli.tables import print_results
+    from specs_eval.run.engine import RunConfig
 
     console = Console(stderr=True, quiet=quiet)
     out_console = Console()
     if n > 1 and temperature <= 0:
         raise click.UsageError("-n > 1 needs sampling: pass --temperature > 0")
-    from specs_eval.merge import shard_from_env
+    from specs_eval.run.merge import shard_from_env
 
     shard_t = _parse_shard(shard)
     launched = shard_t is None and shard_from_env() is not None
     if launched:  # started by accelerate launch / torchrun: one shard per process
         shard_t = shard_from_env()
-        local = os.environ.get("LOCAL_RANK")
-        if device == "cuda" and local is not None:
-            device = f"cuda:{local}"
     tasks: list[TaskSpec] = []
     max_tokens = 0
     for b in benchmarks:
@@ -141,35 +114,19 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
         max_new_tokens=max_new_tokens or max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, n=n,
         seed=seed, batch_size=batch_size, record_token_stats=token_stats,
     )
-    backend_options: dict[str, object] = {}
-    if backend in ("hf", "vllm"):
-        from specs_eval.models.loading import resolve_model
-
-        for model in models:
-            resolve_model(model)  # fail before any work on a model that cannot exist
-    if backend == "hf":
-        backend_options = {"device": device, "dtype": dtype, "revision": revision, "threads": threads}
-    elif backend == "vllm":
-        backend_options = {"tp": tp, "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
-                           "revision": revision, "max_model_len": max_model_len, "logprobs_k": logprobs_k}
-    elif backend == "openai":
-        if not base_url:
-            raise click.UsageError("--backend openai needs --base-url (or OPENAI_BASE_URL), e.g. "
-                                   "http://127.0.0.1:8000/v1; `specs-eval serve -m MODEL` starts a local server")
-        backend_options = {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
-                           "timeout_s": request_timeout, "max_retries": max_retries, "logprobs_k": logprobs_k,
-                           "cache_dir": None if no_cache else str(cache_dir or Path(out) / ".openai-cache")}
-    else:
-        from specs_eval.backends.base import BACKENDS
-
-        raise click.UsageError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    cls = backend_class(backend)
+    if launched and values.get("device") == "cuda" and os.environ.get("LOCAL_RANK") is not None:
+        values["device"] = f"cuda:{os.environ['LOCAL_RANK']}"  # one GPU per launched shard
+    backend_options = cls.resolve_options({o.name: values[o.param] for o in cls.options}, out)
+    for model in models:
+        cls.check_model(model)  # fail before any work on a model that cannot exist
     judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
     if dp > 1:
         if shard_t is not None:
             raise click.UsageError("--dp starts its own shard processes: do not combine it with --shard, "
                                    "accelerate launch or torchrun")
-        _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
-                           no_report, console, out_console, judge)
+        _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp,
+                           values["tp"], no_report, console, out_console, judge)
         return
     run_dirs = []
     for model in models:
@@ -179,7 +136,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
                            judge=judge)
         outcome = _run_with_progress(config, console)
         if shard_t is not None:
-            from specs_eval.merge import merge_shards, wait_for_shards
+            from specs_eval.run.merge import merge_shards, wait_for_shards
 
             parent = outcome.run_dir.parent
             if not launched:
@@ -189,14 +146,14 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
                 continue
             wait_for_shards(parent, shard_t[1], log=console.print)
             merge_shards(parent, log=console.print, judge=judge)
-            from specs_eval.records import RunResults
+            from specs_eval.core.records import RunResults
 
             outcome.results = RunResults.model_validate_json((parent / "results.json").read_text())
             outcome.run_dir = parent
         run_dirs.append(outcome.run_dir)
         print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
         if not no_report:
-            from specs_eval.reporting import write_run_report
+            from specs_eval.cli.tables import write_run_report
 
             report = write_run_report([outcome.run_dir], outcome.run_dir / "report.html")
             console.print(f"report: {report}")
@@ -205,7 +162,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
             f"wall {outcome.manifest.wall_s:.1f} s[/dim]"
         )
     if len(run_dirs) > 1 and not no_report and shard_t is None:
-        from specs_eval.reporting import write_run_report
+        from specs_eval.cli.tables import write_run_report
 
         cmp = write_run_report(run_dirs, Path(out) / "comparison.html")
         console.print(f"comparison report: {cmp}")
@@ -214,11 +171,11 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
 def _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
                        no_report, console, out_console, judge=None) -> None:
     """``--dp N``: N shard processes of this very command, then the deterministic merge per model."""
-    from specs_eval.engine import RunConfig
-    from specs_eval.launch import launch_data_parallel
-    from specs_eval.merge import merge_shards
-    from specs_eval.records import RunResults
-    from specs_eval.reporting import print_results, write_run_report
+    from specs_eval.cli.tables import print_results, write_run_report
+    from specs_eval.core.records import RunResults
+    from specs_eval.run.engine import RunConfig
+    from specs_eval.run.launch import launch_data_parallel
+    from specs_eval.run.merge import merge_shards
 
     argv = sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else None
     if argv is None:
@@ -236,8 +193,8 @@ def _run_data_parallel(models, tasks, settings, backend, backend_options, out, r
 
 
 def _run_with_progress(config, console):
-    from specs_eval.engine import run_eval
-    from specs_eval.progress import progress_bar
+    from specs_eval.core.progress import progress_bar
+    from specs_eval.run.engine import run_eval
 
     with progress_bar(console, transient=False, disable=console.quiet) as bar:
         task_id = bar.add_task(f"{config.resolved_name()}", total=None)

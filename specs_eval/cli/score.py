@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from specs_eval.cli._options import judge_options, make_judge
+from specs_eval.run.rescore import score_file
 
 
 @click.command()
@@ -41,8 +42,6 @@ def score(benchmark_name: str, data: str | None, split: str | None, predictions:
       specs-eval score --benchmark mathvista --data testmini.jsonl \\
           --predictions preds.jsonl --profile rules --out scored/
     """
-    from specs_eval.scoring.runner import score_file
-
     summary = score_file(
         benchmark_name=benchmark_name, data=data, split=split, predictions=predictions, profile=profile,
         variant=variant, out_dir=Path(out_dir), strict=strict,

@@ -3,7 +3,7 @@
 Why: the ``openai`` backend is meant for vLLM/SGLang servers and hosted APIs, but on a CPU
 machine (and in our tests) the server at hand is ``transformers serve``, which cannot start on a
 Qwen-VL folder without torchvision. This command writes the serving copy that fixes that
-(``specs_eval/serving.py``), starts the server on loopback with the settings measured to work
+(``specs_eval/backends/serving.py``), starts the server on loopback with the settings measured to work
 (one torch thread, offline), waits until it is healthy, and prints the ``specs-eval run`` line
 that evaluates through it.
 """
@@ -34,7 +34,7 @@ def serve(model: str, port: int, workdir: Path | None, threads: int, response: s
     """Serve MODEL with `transformers serve` on 127.0.0.1 until Ctrl-C."""
     import signal
 
-    from specs_eval.serving import start_server
+    from specs_eval.backends.serving import start_server
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM too: run the finally below, which stops the server

@@ -24,13 +24,13 @@ def toyworld(splits, n, seed, out, baselines) -> None:
       specs-eval toyworld --out data/toyworld -n 500
       specs-eval toyworld --baselines          # what a model scores without looking at the image
     """
-    from specs_eval.toyworld.world import SPLITS
+    from specs_eval.benchmarks.toyworld.world import SPLITS
 
     for s in splits:
         if s not in SPLITS:
             raise click.BadParameter(f"unknown split {s!r}; known: {', '.join(SPLITS)}", param_hint="--split")
     if baselines:
-        from specs_eval.toyworld.baselines import baselines as compute
+        from specs_eval.benchmarks.toyworld.baselines import baselines as compute
 
         click.echo(f"{'split':<12} {'n':>5} {'uniform guess':>14} {'prior-only':>11}")
         for s, b in compute(splits, n or 200, seed=seed).items():
@@ -38,7 +38,7 @@ def toyworld(splits, n, seed, out, baselines) -> None:
         return
     if out is None:
         raise click.UsageError("--out is required (or pass --baselines)")
-    from specs_eval.toyworld.export import export_split
+    from specs_eval.benchmarks.toyworld.export import export_split
 
     for s in splits:
         click.echo(export_split(s, out, n, seed))

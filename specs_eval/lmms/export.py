@@ -26,9 +26,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks.base import Prompt
-from specs_eval.errors import SpecsError
-from specs_eval.io import atomic_write_text
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.io import atomic_write_text
+from specs_eval.core.prompt import Prompt
 
 UTILS_TEMPLATE = '''"""lmms-eval task functions for {task} (written by `specs-eval export-lmms-eval`; do not edit).
 

@@ -26,7 +26,7 @@ from lmms_eval.api.instance import GenerationResult, TokenCounts
 from lmms_eval.api.model import lmms
 
 from specs_eval.backends.base import make_backend
-from specs_eval.benchmarks.base import Prompt
+from specs_eval.core.prompt import Prompt
 from specs_eval.lmms.requests import cut_at_stops, settings_from_gen_kwargs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from specs_eval.records import GenerationSettings
+from specs_eval.core.records import GenerationSettings
 
 
 def settings_from_gen_kwargs(gen_kwargs: dict[str, Any], batch_size: int) -> GenerationSettings:

@@ -26,8 +26,8 @@ def _benchmark(name: str) -> Benchmark:
 
 def score_doc(benchmark: str, variant: str, profile: str, doc: dict[str, Any], response: str) -> dict[str, Any]:
     """Our verdict on ``response`` for an exported document: score, correct, format_ok, parse_status, id."""
-    from specs_eval.records import GenerationRecord
-    from specs_eval.scoring.engine import score_generations
+    from specs_eval.core.records import GenerationRecord
+    from specs_eval.run.scoring import score_generations
 
     bench = _benchmark(benchmark)
     row = json.loads(doc["specs_row"])

@@ -15,13 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from specs_eval.records import ModelInfo
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.records import ModelInfo
 
 DEFAULT_MODEL = "tiny-base"
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(SpecsError):
     """A model could not be loaded; the message says which and why, in one line."""
 
 

@@ -15,7 +15,7 @@ import mb_fixture
 @pytest.fixture(autouse=True)
 def _offline_stand_ins():
     """Stand-ins for the network geocoder and the NLI model, removed after each test."""
-    from specs_eval.scoring.megabench.metrics import geometry, text
+    from specs_eval.rules.megabench.metrics import geometry, text
 
     geometry.set_geocoder(mb_fixture.stub_geocoder)
     text.set_nli(mb_fixture.stub_nli)

@@ -8,11 +8,11 @@ import mb_fixture
 import pytest
 
 from specs_eval.benchmarks import get_benchmark
-from specs_eval.benchmarks.base import BenchmarkError
 from specs_eval.benchmarks.megabench import MegaBench
-from specs_eval.judge import JudgeVerdict
-from specs_eval.records import GenerationRecord
-from specs_eval.scoring.engine import benchmark_results, score_generations
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.judge import JudgeVerdict
+from specs_eval.core.records import GenerationRecord
+from specs_eval.run.scoring import benchmark_results, score_generations
 
 
 class FakeJudge:
@@ -191,7 +191,7 @@ def test_judge_prompt_cache_and_failures():
 
 
 def test_unavailable_metric_and_unknown_metric_are_reported(fixture_dataset):
-    from specs_eval.scoring.megabench.metrics import geometry
+    from specs_eval.rules.megabench.metrics import geometry
 
     geometry.set_geocoder(None)  # the official geocoder needs the network
     bench = MegaBench()
@@ -240,7 +240,7 @@ def test_hub_loading_uses_pinned_revision_and_checks_counts(monkeypatch):
 
 
 def test_judge_with_images_and_ascii_art(fixture_dataset):
-    from specs_eval.scoring.megabench.judge import _find_monospace_font
+    from specs_eval.rules.megabench.judge import _find_monospace_font
 
     judge = FakeJudge()
     bench = MegaBench(judge=judge)

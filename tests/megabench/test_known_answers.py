@@ -7,7 +7,7 @@ import math
 import mb_fixture
 import pytest
 
-from specs_eval.scoring.megabench.evaluate import evaluate_query
+from specs_eval.rules.megabench.evaluate import evaluate_query
 
 
 def _geo_expectation() -> float:
@@ -28,7 +28,7 @@ def test_case(task, k, response, expected, why):
 
 def test_every_metric_is_covered_by_the_fixture():
     """Each implemented metric id appears in some fixture task."""
-    from specs_eval.scoring.megabench.registry import METRICS
+    from specs_eval.rules.megabench.registry import METRICS
 
     used = {m for t in mb_fixture.TASKS.values() for m in t["mi"]["field_score_function"].values()}
     missing = set(METRICS) - used - {"ascii_art_gpt4o_judge"}  # needs a font: tested in test_judge

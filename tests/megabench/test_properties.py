@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specs_eval.scoring.megabench.conversions import cast_to_dict, cast_to_set, str_to_list
-from specs_eval.scoring.megabench.evaluate import evaluate_query
-from specs_eval.scoring.megabench.jsonish import find_json_candidates, parse_json
-from specs_eval.scoring.megabench.parsers import KNOWN_PARSERS, parse_response
+from specs_eval.rules.megabench.conversions import cast_to_dict, cast_to_set, str_to_list
+from specs_eval.rules.megabench.evaluate import evaluate_query
+from specs_eval.rules.megabench.jsonish import find_json_candidates, parse_json
+from specs_eval.rules.megabench.parsers import KNOWN_PARSERS, parse_response
 
 # text that looks like model output: answer lines, JSON-ish brackets, LaTeX, code fences
 _pieces = st.sampled_from(["Answer:", "**Answer:**", "```", "```json\n", "{", "}", "[", "]", "(", ")", '"', "'",
@@ -81,7 +81,7 @@ def test_json_candidates_match_upstream_recursive_regex(text):
 def test_boxed_content_matches_upstream_regex(text):
     import re
 
-    from specs_eval.scoring.megabench.metrics.numbers import parse_boxed_content
+    from specs_eval.rules.megabench.metrics.numbers import parse_boxed_content
 
     m = re.search(r"\\boxed\{((?:[^\{\}]+|\{[^\{\}]*\})*)\}", text)
     assert parse_boxed_content(text) == (m.group(1) if m else text)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import mb_fixture
 import pytest
 
-from specs_eval.scoring.megabench.aggregate import TaskResult, aggregate_fields, keyword_stats, model_summary
-from specs_eval.scoring.megabench.coverage import metric_usage
-from specs_eval.scoring.megabench.metrics import code, constrained
-from specs_eval.scoring.megabench.metrics.base import MetricUnavailable
-from specs_eval.scoring.megabench.parsers import parse_answer_string, parse_response
+from specs_eval.benchmarks.megabench.coverage import metric_usage
+from specs_eval.rules.megabench.aggregate import TaskResult, aggregate_fields, keyword_stats, model_summary
+from specs_eval.rules.megabench.metrics import code, constrained
+from specs_eval.rules.megabench.metrics.base import MetricUnavailable
+from specs_eval.rules.megabench.parsers import parse_answer_string, parse_response
 
 
 def test_field_aggregation_rules():
@@ -105,6 +105,6 @@ def test_megabench_imports_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys; import specs_eval.benchmarks.megabench, specs_eval.scoring.megabench.evaluate; "
+    code = ("import sys; import specs_eval.benchmarks.megabench, specs_eval.rules.megabench.evaluate; "
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

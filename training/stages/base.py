@@ -24,7 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from specs_eval.errors import SpecsError
+from specs_eval.core.errors import SpecsError
+from specs_eval.core.metrics import PSI_METRICS
 from training.callbacks import METRICS_FILE, METRICS_SCHEMA_VERSION
 from training.config import STAGE_KEYS, PipelineConfig
 from training.launch import Launcher, accelerate_command, resolve_profile, subprocess_launcher, worker_env
@@ -137,9 +138,8 @@ def _stage_error(stage: str, e: BaseException) -> StageError:
         where = getattr(e, "filename", None) or "checkpoints"
         return StageError(stage, f"disk full while writing {where}; free space and run again (the stage resumes "
                           "from its last complete checkpoint)")
-    from specs_eval.cli import user_errors
 
-    if isinstance(e, user_errors()):
+    if isinstance(e, SpecsError):
         msg = str(e)
         return StageError(stage, msg[len(f"stage {stage}: "):] if msg.startswith(f"stage {stage}: ") else msg)
     return StageError(stage, f"{type(e).__name__}: {e}")
@@ -294,7 +294,7 @@ def _eval_step(ctx: StageContext, m: StageManifest, model: str) -> None:
             line: dict[str, Any] = {"schema_version": METRICS_SCHEMA_VERSION, "stage": "eval", "step": 0}
             for bench, by_split in m.metrics["eval"]["results"].items():
                 for split, r in by_split.items():
-                    for k in ("accuracy", "format_compliance", "strict_accuracy"):
+                    for k in PSI_METRICS:
                         line[f"eval/{bench}/{split}/{k}"] = r.get(k)
             (ctx.dir / METRICS_FILE).write_text(json.dumps(line) + "\n", encoding="utf-8")
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from specs_eval.io import atomic_write_json, atomic_write_jsonl, read_jsonl
-from specs_eval.records import GenerationSettings, SampleRecord, TaskSpec
+from specs_eval.core.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+from specs_eval.core.records import GenerationSettings, SampleRecord, TaskSpec
 from training.config import DataConfig, PipelineConfig
 from training.manifest import StageError
 from training.pairs import Candidate, JudgeFn, PairSet, build_pairs
@@ -39,7 +39,7 @@ def data_path(data: DataConfig, cache_dir: Path) -> str | None:
 
 def sample(model: str, run_name: str, stage_dir: Path, config: PipelineConfig, log: Callable[[str], None]
            ) -> list[SampleRecord]:
-    from specs_eval.engine import SAMPLES, RunConfig, run_eval
+    from specs_eval.run.engine import SAMPLES, RunConfig, run_eval
 
     d = config.distill
     data = config.stage_data("distill")

@@ -1,4 +1,4 @@
-"""The eval step: the harness itself (``specs_eval.engine.run_eval``) on a stage's model.
+"""The eval step: the harness itself (``specs_eval.run.engine.run_eval``) on a stage's model.
 
 Why the engine and not a quick in-trainer eval: the outputs must be ordinary
 ``specs-eval`` run directories (manifest, generations, samples, results) so the report,
@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from specs_eval.records import GenerationSettings, RunResults, TaskSpec
+from specs_eval.core.metrics import METRICS, stored_value
+from specs_eval.core.records import GenerationSettings, RunResults, TaskSpec
 from training.config import PipelineConfig
 
 EVAL_DIR = "eval"
@@ -36,7 +37,7 @@ def evaluate_model(model: str, stage_dir: Path, run_name: str, config: PipelineC
     factor of the GF study's exploration numbers); off for ordinary stage evals.
     """
     from specs_eval.benchmarks import get_benchmark
-    from specs_eval.engine import RunConfig, run_eval
+    from specs_eval.run.engine import RunConfig, run_eval
 
     ev = config.eval
     tasks = eval_tasks(config)
@@ -59,17 +60,15 @@ def backend_options(backend: str, options: dict[str, Any], config: PipelineConfi
 
 
 def headline(results: RunResults) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per benchmark and split: n, accuracy, format compliance, strict accuracy, truncation."""
+    """Per benchmark and split: ``n`` and every registered metric (``None`` where undefined, e.g. no
+    sample could be scored), rounded to 4 digits."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for bench, br in results.benchmarks.items():
         out[bench] = {}
-        for split, m in br.splits.items():
-            out[bench][split] = {
-                "n": m.n_samples, "accuracy": round(m.accuracy, 4),
-                "format_compliance": None if m.format_compliance is None else round(m.format_compliance, 4),
-                "strict_accuracy": m.extra.get("strict_accuracy"),
-                "format_stickiness": m.extra.get("format_stickiness"),
-                "truncation_rate": round(m.truncation_rate, 4),
-                "mean_response_tokens": m.mean_response_tokens,
-            }
+        for split, sm in br.splits.items():
+            row: dict[str, Any] = {"n": sm.n_samples}
+            for name in METRICS:
+                v = stored_value(sm, name)
+                row[name] = None if v is None else round(v, 4)
+            out[bench][split] = row
     return out

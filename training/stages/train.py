@@ -17,11 +17,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from specs_eval.io import read_jsonl
+from specs_eval.core.io import read_jsonl
 from training.callbacks import METRICS_FILE, grpo_trainer_class, make_metrics_callback, truncate_metrics
-from training.config import ColdStartConfig, ConfigError, GRPOStageConfig, PipelineConfig, derive_batch
+from training.config import (
+    ColdStartConfig,
+    ConfigError,
+    GRPOStageConfig,
+    PipelineConfig,
+    derive_batch,
+    trl_kwargs,
+)
 from training.data import dpo_rows, grpo_rows, load_items, sft_rows, to_dataset
 from training.manifest import StageError
+from training.methods import COLD_START_METHODS
 from training.pairs import PairRecord
 
 CHECKPOINTS = "checkpoints"
@@ -50,7 +58,8 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict[str, Any]:
-    """TrainingArguments shared by every stage: precision profile, saving, logging, seed."""
+    """TrainingArguments shared by every stage: precision profile, saving, logging, seed, and the
+    stage's own trl settings (``training.config.TrlField``), passed under their trl names."""
     rt = config.runtime
     cpu = rt.device == "cpu"
     args: dict[str, Any] = {
@@ -61,15 +70,8 @@ def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict
         "report_to": "none",
         "seed": rt.seed,
         "data_seed": rt.seed,
-        "learning_rate": stage_cfg.learning_rate,
-        "lr_scheduler_type": stage_cfg.lr_scheduler_type,
-        "warmup_steps": stage_cfg.warmup_steps,
-        "weight_decay": stage_cfg.weight_decay,
-        "max_grad_norm": stage_cfg.max_grad_norm,
-        "logging_steps": stage_cfg.logging_steps,
+        **trl_kwargs(stage_cfg),
         "save_strategy": "steps",
-        "save_steps": stage_cfg.save_steps,
-        "save_total_limit": stage_cfg.save_total_limit,
         "dataloader_num_workers": 0,
         "ddp_find_unused_parameters": False,  # every parameter (vision tower included) is used each step
         "disable_tqdm": True,
@@ -113,22 +115,8 @@ def grpo_args(cfg: GRPOStageConfig, config: PipelineConfig, stage: str, stage_di
         raise ConfigError(f"stage {stage}: prompts_per_generation × num_generations = {cfg.generation_batch_size} "
                           f"must be a multiple of global_batch_size {cfg.global_batch_size}")
     args = common_args(config, cfg, stage_dir)
-    args.update(
-        per_device_train_batch_size=per_device, gradient_accumulation_steps=accum,
-        generation_batch_size=cfg.generation_batch_size, num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, top_p=cfg.top_p,
-        epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high, beta=cfg.beta, loss_type=cfg.loss_type,
-        scale_rewards=cfg.scale_rewards, mask_truncated_completions=cfg.mask_truncated_completions,
-        reward_weights=list(cfg.reward_weights), remove_unused_columns=False,
-        use_vllm=cfg.use_vllm, vllm_mode=cfg.vllm_mode,
-        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-        vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size, vllm_enable_sleep_mode=cfg.vllm_enable_sleep_mode,
-        vllm_server_timeout=cfg.vllm_server_timeout,
-    )
-    if cfg.vllm_server_base_url:
-        args["vllm_server_base_url"] = cfg.vllm_server_base_url
-    if cfg.vllm_max_model_length:
-        args["vllm_max_model_length"] = cfg.vllm_max_model_length
+    args.update(per_device_train_batch_size=per_device, gradient_accumulation_steps=accum,
+                generation_batch_size=cfg.generation_batch_size, remove_unused_columns=False)
     args.update(cfg.trainer_overrides)
     return args
 
@@ -239,8 +227,8 @@ def summarize_metrics(stage_dir: Path) -> dict[str, Any]:
 
 
 def train_grpo(stage: str, stage_dir: Path, config: PipelineConfig, inputs: dict[str, str]) -> dict[str, Any]:
-    from specs_eval.scoring.rewards import accuracy_reward, format_reward
     from training import preflight
+    from training.rewards import accuracy_reward, format_reward
 
     cfg: GRPOStageConfig = config.stage_config(stage)  # type: ignore[assignment]
     args = _grpo_config(cfg, config, stage, stage_dir)
@@ -284,16 +272,13 @@ def cold_start_args(cfg: ColdStartConfig, config: PipelineConfig, stage_dir: Pat
     (λ = 0 is plain DPO). A DPO forward holds chosen and rejected, so half the micro batch.
     """
     nproc = nproc or world()[1]
+    method = COLD_START_METHODS[cfg.method]
     micro = config.runtime.per_device_micro_batch
-    if cfg.method != "sft":
+    if method.trainer == "dpo":
         micro = max(1, micro // 2)
     per_device, accum = derive_batch(cfg.global_batch_size, nproc, micro, "stage cold-start: global_batch_size")
     args = {**common_args(config, cfg, stage_dir), "per_device_train_batch_size": per_device,
-            "gradient_accumulation_steps": accum, "max_length": cfg.max_length}
-    if cfg.method != "sft":
-        losses, weights = (["sigmoid", "sft"], [1.0, cfg.sft_weight]) if (
-            cfg.method == "dpo+sft" and cfg.sft_weight > 0) else (["sigmoid"], [1.0])
-        args.update(beta=cfg.beta, loss_type=losses, loss_weights=weights)
+            "gradient_accumulation_steps": accum, "max_length": cfg.max_length, **method.trainer_args(cfg)}
     args.update(cfg.trainer_overrides)
     return args
 
@@ -324,7 +309,7 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     preflight.check_token_ids(processor, model.config, stage, inputs["model"])
     callbacks = [make_metrics_callback(stage_dir / METRICS_FILE, stage, _echo)]
     args_dict = cold_start_args(cfg, config, stage_dir)
-    if cfg.method == "sft":
+    if COLD_START_METHODS[cfg.method].trainer == "sft":
         from trl import SFTConfig, SFTTrainer
 
         args = _make(SFTConfig, args_dict, stage)

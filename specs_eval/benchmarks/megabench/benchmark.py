@@ -7,7 +7,7 @@ keep the rule/LLM-scored tasks, the ``*_single_image`` splits also keep only tas
 whose metadata says ``num_input == "1-image"``.
 
 Scoring profile ``official`` = the official evaluator (see
-``specs_eval/scoring/megabench``). Each sample's ``ScoreResult.score`` is its query
+``specs_eval/rules/megabench``). Each sample's ``ScoreResult.score`` is its query
 score (−1 counted as 0); field scores, parse result and the judge's reply are in
 ``details``. Samples that cannot be scored here (open tasks without a judge, an
 unavailable metric, an unknown metric id) carry ``details["not_scored"] = True``
@@ -24,19 +24,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, BenchmarkError, LoadedSplit, Prompt
-from specs_eval.benchmarks.local import content_hash, read_rows
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit
+from specs_eval.benchmarks.local import content_hash, load_image, read_rows
 from specs_eval.benchmarks.megabench import loader
-from specs_eval.benchmarks.megabench.prompt import official_prompt
-from specs_eval.judge import Judge
-from specs_eval.records import DatasetInfo, Response, ScoreResult
-from specs_eval.scoring.formats import SPECS_INSTRUCTION
-from specs_eval.scoring.megabench import registry
-from specs_eval.scoring.megabench.aggregate import keyword_stats, model_summary
-from specs_eval.scoring.megabench.evaluate import QueryScore, evaluate_query, literal_field
-from specs_eval.scoring.megabench.judge import OpenSetJudge
-from specs_eval.scoring.megabench.metrics.latex_backend import backend_name
-from specs_eval.scoring.megabench.official_outputs import QueryRecord, TaskRecord, write_official_files
+from specs_eval.benchmarks.megabench.official_outputs import (
+    QueryRecord,
+    TaskRecord,
+    task_result,
+    write_official_files,
+)
+from specs_eval.benchmarks.megabench.prompt import official_prompt as megabench_prompt
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.judge import Judge
+from specs_eval.core.prompt import Prompt
+from specs_eval.core.records import DatasetInfo, Response, ScoreResult
+from specs_eval.rules.megabench import registry
+from specs_eval.rules.megabench.aggregate import keyword_stats, model_summary
+from specs_eval.rules.megabench.evaluate import QueryScore, evaluate_query, literal_field
+from specs_eval.rules.megabench.judge import OpenSetJudge
+from specs_eval.rules.megabench.metrics.latex_backend import backend_name
 
 PROFILE = "official"
 META_KEYS = ("skills", "input_format", "output_format", "num_input", "app")
@@ -138,13 +144,10 @@ class MegaBench(Benchmark):
             per_task[str(r.get("task_name"))] += 1
 
     # -- prompts -------------------------------------------------------------------------
-    def build_prompt(self, row: dict[str, Any], variant: str = "official") -> Prompt:
-        self.check_variant(variant)
-        prompt, log = official_prompt(row, self.media_root)
+    def official_prompt(self, row: dict[str, Any]) -> Prompt:
+        prompt, log = megabench_prompt(row, self.media_root)
         self.media_logs[self.row_id(row)] = {"images": log.images, "videos": log.videos,
                                              "skipped_demo_images": log.skipped_demo_images}
-        if variant == "specs":
-            prompt.parts.append({"type": "text", "text": SPECS_INSTRUCTION})
         return prompt
 
     def target(self, row: dict[str, Any]) -> str:
@@ -168,7 +171,6 @@ class MegaBench(Benchmark):
 
     # -- scoring -------------------------------------------------------------------------
     def _judge_images(self, row: dict[str, Any]) -> list[Any]:
-        from specs_eval.benchmarks.local import load_image
 
         out = []
         for rel in loader.media_list(row.get("query_media")):
@@ -229,7 +231,6 @@ class MegaBench(Benchmark):
         tasks = self._task_records(records)
         if not tasks:
             return {}
-        from specs_eval.scoring.megabench.official_outputs import task_result
 
         results = [task_result(t) for t in tasks]
         single = [r for r in results if loader.is_single_image_task(r.meta)]

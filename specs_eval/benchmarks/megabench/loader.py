@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks.base import BenchmarkError
+from specs_eval.core.errors import BenchmarkError
 
 HF_ID = "TIGER-Lab/MEGA-Bench"
 #: pinned dataset revision; override with ``MegaBench(revision=...)`` when the hub moves
@@ -110,11 +110,6 @@ def is_video_file(path: str) -> bool:
 
     mime, _ = mimetypes.guess_type(path)
     return bool(mime and mime.startswith("video"))
-
-
-def all_media(row: dict[str, Any]) -> list[str]:
-    return [*media_list(row.get("global_media")), *media_list(row.get("example_media")),
-            *media_list(row.get("query_media"))]
 
 
 def is_single_image_task(meta: dict[str, Any] | None) -> bool:

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specs_eval.benchmarks.base import BenchmarkError, Prompt
 from specs_eval.benchmarks.local import load_image
 from specs_eval.benchmarks.megabench.loader import is_video_file, media_list
+from specs_eval.core.errors import BenchmarkError
+from specs_eval.core.prompt import Prompt
 
 MAX_DEMO_IMAGES = 4
 MAX_QUERY_VIDEO_FRAMES = 64
