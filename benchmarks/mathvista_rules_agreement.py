@@ -19,7 +19,12 @@ For every response of a run with extractions we compare
 * prediction agreement: the ``rules`` normalised prediction equals the official
   normalisation of the published extraction (Levenshtein fallback included);
 * verdict agreement: both say correct, or both say wrong;
-* accuracy under each (official-with-published-extraction vs rules) and the gap between them.
+* accuracy under each (official-with-published-extraction vs rules) and the gap between them;
+* guess credit: official hits on an empty response, or whose published extraction states no answer
+  (a refusal, "N/A", "none of the options", an option letter the item does not have), so that only
+  the official Levenshtein-nearest-choice fallback (or an extraction of nothing) made them correct. ``rules`` counts such responses as parse
+  failures by design, so this part of the gap is not an extraction disagreement; "gap net of
+  guesses" is the gap without it.
 
 For the responses-only runs we count ``rules`` parse failures (no extraction exists to compare).
 Nothing is written; numbers are printed as Markdown tables for docs/scoring.md.
@@ -29,12 +34,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from specs_eval.scoring import answers
 from specs_eval.scoring import mathvista as mv
+
+_NUM = re.compile(r"-?\d+(?:\.\d+)?")
 
 # Fixed before tuning (see the module docstring); every published run is in exactly one.
 TUNE = ("bard", "gpt4", "gpt4_2shot_code", "idefics_9b_instruct", "instruct_blip2_vicuna_13b", "random_guess")
@@ -50,9 +58,10 @@ class RunStats:
     correct_official: int = 0
     correct_rules: int = 0
     failed: int = 0
+    guessed: int = 0
 
     def add(self, other: RunStats) -> None:
-        for f in ("n", "agree", "same_verdict", "correct_official", "correct_rules", "failed"):
+        for f in ("n", "agree", "same_verdict", "correct_official", "correct_rules", "failed", "guessed"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
 
     @property
@@ -60,9 +69,28 @@ class RunStats:
         """Official accuracy minus rules accuracy, in points."""
         return 100 * (self.correct_official - self.correct_rules) / self.n
 
+    @property
+    def net_gap(self) -> float:
+        """The gap without the official credit from nearest-choice guesses."""
+        return self.gap - 100 * self.guessed / self.n
+
 
 def _pct(a: int, n: int) -> str:
     return f"{100 * a / n:.1f}%" if n else "–"
+
+
+def is_guess(extraction: object, row: dict, chosen: str | None) -> bool:
+    """The official normalisation had to guess: a multiple-choice extraction that is no option letter, no choice
+    text and not the chosen choice's number ("N/A", "None of the options", "E" of four choices)."""
+    if row["question_type"] != "multi_choice" or chosen is None:
+        return False
+    text = "" if extraction is None else str(extraction)
+    strict = answers.normalize(text, choices=row["choices"], question_type="multi_choice", answer_type="text",
+                               nearest_choice=False)
+    if strict is not None:
+        return False
+    stated, target = _NUM.findall(text.replace(",", "")), _NUM.findall(chosen.replace(",", ""))
+    return not (len(stated) == 1 and len(target) == 1 and float(stated[0]) == float(target[0]))
 
 
 def score_run(path: Path, rows: dict[str, dict], show: int) -> RunStats:
@@ -84,6 +112,7 @@ def score_run(path: Path, rows: dict[str, dict], show: int) -> RunStats:
         st.correct_official += ok_off
         st.correct_rules += ok_rules
         st.failed += pred is None
+        st.guessed += ok_off and (not p["response"].strip() or is_guess(p["extraction"], row, ref))
         if pred != ref and shown < show:
             shown += 1
             print(f"  [{path.stem} pid={p['id']}] rules={pred!r} ({method}) llm={p['extraction']!r}->{ref!r} "
@@ -110,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
              for name, runs in sets.items()}
 
     print("| set | run | n | prediction agreement | verdict agreement | acc official (published extraction) "
-          "| acc rules | gap (points) | rules parse failures |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| acc rules | gap (points) | official guess credit (points) | gap net of guesses | rules parse failures |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     totals = {}
     for name, runs in stats.items():
         tot = RunStats("all")
@@ -119,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             tot.add(st)
             print(f"| {name} | {st.name} | {st.n} | {_pct(st.agree, st.n)} | {_pct(st.same_verdict, st.n)} "
                   f"| {_pct(st.correct_official, st.n)} | {_pct(st.correct_rules, st.n)} | {st.gap:+.1f} "
-                  f"| {_pct(st.failed, st.n)} |")
+                  f"| {100 * st.guessed / st.n:.1f} | {st.net_gap:+.1f} | {_pct(st.failed, st.n)} |")
         totals[name] = (tot, runs)
     print()
     print("| | tune | held out |")
@@ -131,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| verdict agreement | {_pct(t[0].same_verdict, t[0].n)} | {_pct(h[0].same_verdict, h[0].n)} |")
     for label, fn in (("mean gap (points)", lambda rs: sum(r.gap for r in rs) / len(rs)),
                       ("mean absolute gap (points)", lambda rs: sum(abs(r.gap) for r in rs) / len(rs)),
-                      ("largest gap (points)", lambda rs: max([r.gap for r in rs], key=abs))):
+                      ("largest gap (points)", lambda rs: max([r.gap for r in rs], key=abs)),
+                      ("mean gap net of guesses (points)", lambda rs: sum(r.net_gap for r in rs) / len(rs)),
+                      ("mean absolute gap net of guesses", lambda rs: sum(abs(r.net_gap) for r in rs) / len(rs))):
         print(f"| {label} | {fn(t[1]):+.1f} | {fn(h[1]):+.1f} |")
     print(f"| rules parse failures | {_pct(t[0].failed, t[0].n)} | {_pct(h[0].failed, h[0].n)} |")
 

@@ -96,14 +96,25 @@ def answer_is(text: str) -> str | None:
     return value or None
 
 
+_JSON_ATTEMPTS = 64
+
+
 def json_answer(text: str, key: str = "answer") -> str | None:
-    """``key`` of the last JSON object in the text (code fences allowed)."""
+    """``key`` of the last JSON object in the text (code fences allowed).
+
+    At most ``_JSON_ATTEMPTS`` candidate spans are parsed, so text full of braces
+    (``\\frac{1}{…`` repeated) costs linear time, not one parse per pair of braces.
+    """
     t = tail(text)
     t = re.sub(r"```(?:json)?", "", t)
+    attempts = _JSON_ATTEMPTS
     end = t.rfind("}")
     while end >= 0:
         start = t.rfind("{", 0, end)
         while start >= 0:
+            attempts -= 1
+            if attempts < 0:
+                return None
             try:
                 obj = json.loads(t[start : end + 1])
             except (ValueError, RecursionError):
@@ -212,12 +223,17 @@ _NUMBER_WORD_RE = re.compile(
     re.IGNORECASE,
 )
 
+_PRONOUN_ONE_RE = re.compile(r"\b(?:the|this|that|which|each|every|any|no|some|another|a)\s+$", re.IGNORECASE)
+
 
 def number_words(text: str) -> list[str]:
     """Numbers written as English words (``zero`` … ``ninety-nine``, ``hundred``), as digit strings, in order."""
     out = []
-    for m in _NUMBER_WORD_RE.finditer(tail(text)):
+    text = tail(text)
+    for m in _NUMBER_WORD_RE.finditer(text):
         tens, unit, small, hundred = m.groups()
+        if small and small.lower() == "one" and _PRONOUN_ONE_RE.search(text, max(0, m.start() - 12), m.start()):
+            continue  # "the one on the left", "no one": a pronoun, not a count
         if tens:
             value = 20 + 10 * _TENS_WORDS.index(tens.lower())
             if unit:

@@ -14,6 +14,7 @@ extractions is measured by ``benchmarks/mathvista_rules_agreement.py`` (docs/sco
 
 from __future__ import annotations
 
+import bisect
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -117,8 +118,9 @@ def _first_number(s: str) -> str | None:
 
 # A number standing on its own: not the digit of an identifier (``x2``, ``person1_age``, ``R2D2``).
 _STANDALONE_NUMBER = re.compile(r"(?<![A-Za-z_\d.])(?:-?\d[\d,]*\.?\d*|-?\.\d+)")
-# ``7.1 \times 10^{3}``, ``3.4 x 10^-12``, ``2×10^5``: one number in scientific notation.
-_SCIENTIFIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*\^\s*\{?\s*([-+−]?\d{1,3})\s*\}?")
+# ``7.1 \times 10^{3}``, ``3.4 x 10^-12``, ``2×10^5``: one number in scientific notation. (The lookbehind
+# makes a match start only where a number starts, so a long digit run is scanned once, not once per digit.)
+_SCIENTIFIC = re.compile(r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*\^\s*\{?\s*([-+−]?\d{1,3})\s*\}?")
 
 
 def _sci_to_plain(m: re.Match[str]) -> str:
@@ -178,21 +180,26 @@ def _sentence_number(sentence: str, avoid: set[str]) -> str | None:
     """The answer number of one sentence: bold, else the first after its last copula, else its first.
 
     Numbers that the question itself states (``avoid``: "how many bars are below 40?") are
-    passed over while the sentence has another number. Number words count where it has no digits.
+    passed over while the sentence has another number; number words count where it has no other.
     """
-    found = _numbers(sentence)
-    if not found:
-        words = ex.number_words(sentence)
-        return words[0] if words else None
-    fresh = [x for x in found if _canon(x) not in avoid] or found
-    bold = [b for b in _BOLD.findall(sentence) if _numbers(b)]
+    plain = _SCIENTIFIC.sub(_sci_to_plain, ex.tail(sentence).replace("−", "-"))
+    spots = [(m.start(), x) for m in _STANDALONE_NUMBER.finditer(plain)
+             if (x := m.group(0).replace(",", "").rstrip(".")) not in {"", "-", "."}]
+    fresh = [(at, x) for at, x in spots if _canon(x) not in avoid]
+    if not fresh:
+        words = ex.number_words(plain)  # "There are two bars above 40."
+        if words or not spots:
+            return words[0] if words else None
+        fresh = spots
+    bold = [b for b in _BOLD.findall(plain) if _numbers(b)]
     if bold:
         return _numbers(bold[-1])[0]
-    for m in reversed(list(_COPULA.finditer(sentence))):
-        after = [x for x in _numbers(sentence[m.end():]) if x in fresh]
-        if after:
-            return after[0]
-    return fresh[0]
+    starts = [at for at, _ in fresh]
+    for m in reversed(list(_COPULA.finditer(plain))):
+        k = bisect.bisect_left(starts, m.end())
+        if k < len(fresh):
+            return fresh[k][1]
+    return fresh[0][1]
 
 
 # Bold text that labels a part of the reasoning ("**Step 1:**") rather than stating a value.
@@ -435,7 +442,7 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
         if num is not None:
             return num, method
     found = _numbers(s)
-    if len(s) <= 32 and len(found) == 1:
+    if len(s) <= 32 and len(found) == 1 and not (_canon(found[0]) in _question_numbers(row) and ex.number_words(s)):
         return found[0], "number"
     fraction = _fraction_value(s) if len(s) <= 32 else None
     if fraction is not None:
