@@ -267,7 +267,8 @@ _NO_OPTION_RE = re.compile(
     r"|\b(?:option|choice|answer) is not (?:listed|available|given|provided|among|in|one of)\b"
     r"|\bno (?:correct |such |matching )?(?:option|choice|answer choice)\b"
     r"|\b(?:options|choices) (?:do not|don't) (?:match|include|contain)\b"
-    r"|\bmistake in the (?:question|problem|options|choices)\b",
+    r"|\bmistake in the (?:question|problem|options|choices)\b"
+    r"|\bnone of (?:them|these|\(?[A-Z]\)?(?:\s*(?:,|or|and)\s*\(?[A-Z]\)?)+) (?:is|are) (?:correct|right)\b",
     re.IGNORECASE,
 )
 

@@ -390,7 +390,8 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
         letters = [chr(ord("A") + i) for i in range(len(choices))]
         if s in choices:
             return letters[choices.index(s)], "choice_text"
-        whole = _mc_letter(s, choices) if len(s) <= 64 else None
+        verdict = _letter_verdict(s, letters)
+        whole = _mc_letter(s, choices) if len(s) <= 64 and verdict is None else None
         if whole is not None:
             return whole, "letter"
         if phrase is not None:
@@ -402,7 +403,6 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
                 return letters[hit], method + "_value"
         if _is_program(s):
             return None, "program"
-        verdict = _letter_verdict(s, letters)
         if verdict is not None:
             return verdict, "letter_verdict"
         letter = ex.option_letter(s, len(choices))
