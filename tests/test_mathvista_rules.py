@@ -65,6 +65,9 @@ def test_refusals_are_parse_failures(text: str) -> None:
 def test_a_refusal_that_mentions_the_question_numbers_is_not_a_number_answer() -> None:
     text = "Without the chart I cannot determine how many of the bars lie above 40. Please provide the chart."
     assert mv.rules_extract(text, INT) == (None, "refusal")
+    # an "answer is" phrase without a value does not turn a refusal into an answer
+    text = "The chart shows two panels, but it is not possible to determine the count, so the answer is unknown."
+    assert mv.rules_extract(text, INT) == (None, "refusal")
 
 
 def test_none_of_the_options_is_a_parse_failure_not_the_choice_mentioned_in_the_working() -> None:
@@ -105,6 +108,9 @@ def test_value_after_the_last_copula_not_the_first_number_of_the_sentence() -> N
 
 def test_numbers_stated_in_the_question_are_passed_over() -> None:
     assert extract("Bars above 40 — 3 in total.", INT) == "3"
+    assert extract("So there are 3 bars that have a value above 40.", INT) == "3"
+    # ... but not the result of an equation, and an exponent is never the answer
+    assert extract("The count is n = 40^2 / 40 = 40.", INT) == "40"
 
 
 def test_number_words() -> None:

@@ -184,7 +184,8 @@ def _sentence_number(sentence: str, avoid: set[str]) -> str | None:
     """
     plain = _SCIENTIFIC.sub(_sci_to_plain, ex.tail(sentence).replace("−", "-"))
     spots = [(m.start(), x) for m in _STANDALONE_NUMBER.finditer(plain)
-             if (x := m.group(0).replace(",", "").rstrip(".")) not in {"", "-", "."}]
+             if (x := m.group(0).replace(",", "").rstrip(".")) not in {"", "-", "."}
+             and not plain[max(0, m.start() - 2): m.start()].endswith(("^", "^{"))]  # an exponent is no answer
     fresh = [(at, x) for at, x in spots if _canon(x) not in avoid]
     if not fresh:
         words = ex.number_words(plain)  # "There are two bars above 40."
@@ -194,8 +195,15 @@ def _sentence_number(sentence: str, avoid: set[str]) -> str | None:
     bold = [b for b in _BOLD.findall(plain) if _numbers(b)]
     if bold:
         return _numbers(bold[-1])[0]
+    copulas = list(_COPULA.finditer(plain))
+    all_starts = [at for at, _ in spots]
+    if copulas and copulas[-1].group(0) in ("=", "≈"):
+        k = bisect.bisect_left(all_starts, copulas[-1].end())
+        if k < len(spots):  # "… = 10": the result of the last equation, even if the question states it
+            return spots[k][1]
+    # else the first fresh number after the last copula that has one ("there are 2 blocks that have 36 …")
     starts = [at for at, _ in fresh]
-    for m in reversed(list(_COPULA.finditer(plain))):
+    for m in reversed(copulas):
         k = bisect.bisect_left(starts, m.end())
         if k < len(fresh):
             return fresh[k][1]
@@ -411,7 +419,7 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
         m = list(_OPTION_WORD.finditer(s))
         if m and m[-1].group(1).upper() in letters:
             return m[-1].group(1).upper(), "option_word"
-        if phrase is None and _is_refusal(s):
+        if _is_refusal(s):  # reached only when no stated answer was found above
             return None, "refusal"
         none_choice = any(c.strip().lower() in ("none of the above", "none", "none of these") for c in choices)
         if not none_choice and any(ex.says_no_option_fits(x) for x in ex.sentences(s)[-3:]):
@@ -453,7 +461,7 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
             return words[0], "number_word"
     if _is_program(s):
         return None, "program"
-    if phrase is None and _is_refusal(s):
+    if _is_refusal(s):  # an "answer is …" phrase without a number does not answer ("… is not applicable")
         return None, "refusal"
     if len(found) >= 2 and _is_number_sequence(s):
         return found[-1], "number_sequence"
