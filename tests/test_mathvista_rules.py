@@ -121,6 +121,24 @@ def test_number_words() -> None:
     assert ex.number_words("twenty-one, the one on the left, seventy") == ["21", "70"]
 
 
+def test_final_value_as_the_prompt_asks_wins_over_a_hedge() -> None:
+    # The previous extractor read these values as "the last sentence's number"; they are asserted
+    # with their rule because the hedge before them would now be a refusal.
+    text = "Without a clearer image it is not possible to determine the exact count.\nFinal value: 3"
+    assert mv.rules_extract(text, INT) == ("3", "final_value")
+    text = "The chart does not show the labels clearly, so this is my best estimate.\n\n**3**"
+    assert mv.rules_extract(text, INT) == ("3", "last_line_number")
+    # a number printed by a program is not a stated answer
+    text = "Counting with code:\n```\nprint(len([52, 61, 48]))\n```\n```\n3\n```\nThe count is 2 after all."
+    assert mv.rules_extract(text, INT)[0] == "2"
+
+
+def test_a_caveat_after_the_answer_is_not_a_refusal() -> None:
+    text = ("The average wage in 2019 was 3,000 euros per month.\n"
+            "These figures do not include bonuses or other benefits.")
+    assert mv.rules_extract(text, INT) == ("3000", "last_sentence_number")
+
+
 def test_a_bare_count_or_range_answers_with_its_last_number() -> None:
     assert mv.rules_extract("1, 2, 3", INT) == ("3", "number_sequence")
     assert extract("0 to 3", INT) == "3"

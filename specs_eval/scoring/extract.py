@@ -250,8 +250,9 @@ _REFUSAL_RE = re.compile(
     r"\bas an ai\b|\bas a (?:text-based |large )?(?:ai|language model)\b|\bi(?:'m| am) (?:sorry|unable|not able)\b"
     r"|^\W*sorry\b|\bi (?:cannot|can't|can not|could not|couldn't|do not|don't) "
     r"(?:see|view|access|process|analy[sz]e|interpret|read|help|determine|answer|tell|provide|know)\b"
-    r"|\b(?:not|insufficient|in ?sufficient) (?:enough )?(?:information|context|data|details)\b"
-    r"|\b(?:does not|doesn't|do not|don't|did not|didn't) (?:provide|give|include|contain|specify|mention|state)\b"
+    r"|\b(?:not|no|without|lacks?|lacking|insufficient|missing) (?:[\w-]+ ){0,2}(?:information|context|data|details)\b"
+    r"|\b(?:question|text|image|problem|prompt|figure|graph|chart|diagram|picture|photo|description|table|data)"
+    r"(?: provided| given| shown)? (?:does not|doesn't|do not|don't|did not|didn't) (?:provide|give|include|contain|specify|mention|state|show)\b"
     r"|\b(?:cannot|can't|can not|unable to|impossible to|not possible to) (?:be )?"
     r"(?:determined?|answered?|answer|provided?|calculated?|identified?|tell|say|know|decide|compared?)\b"
     r"|\bplease provide\b|\bcould you (?:please )?(?:provide|describe|send)\b"
@@ -307,13 +308,13 @@ def cut_continuation(text: str) -> str:
 
 
 _PLEASANTRY_RE = re.compile(
-    r"\W*(?:i hope (?:this|that)|hope this|let me know|please let me know|is there anything|do you have (?:any )?other"
+    r"[^\w\n]*(?:i hope (?:this|that)|hope this|let me know|please let me know|is there anything|do you have (?:any )?other"
     r"|do you want (?:to|me)|feel free|i am happy to|i'm happy to|happy to help|if you have any)",
     re.IGNORECASE,
 )
 # "Here is a table …" after an answer: what follows restates data, it does not answer.
 _SUPPLEMENT_RE = re.compile(
-    r"\W*here(?: is|'s| are) (?:a |an |the )?(?:complete |full |quick |simple |more detailed )?"
+    r"[^\w\n]*here(?: is|'s| are) (?:a |an |the )?(?:complete |full |quick |simple |more detailed )?"
     r"(?:table|breakdown|summary|chart|code|python|list of|visual|graph)\b",
     re.IGNORECASE,
 )

@@ -234,6 +234,24 @@ def _prose_number(s: str, row: dict[str, Any]) -> tuple[str | None, str]:
     return None, "none"
 
 
+# MathVista's prompt asks for "the final value … at the end": "Final value: 2", or the value alone on the last line.
+_FINAL_VALUE = re.compile(r"\bfinal (?:value|result|count|number)\s*(?:is|:|=)[ \t:*$]*([^\n]{0,80})", re.IGNORECASE)
+_BARE_NUMBER_LINE = re.compile(r"[\s*$\\()\[\]{}]*(-?\d[\d,]*(?:\.\d+)?)[\s*$\\()\[\]{}.]*")
+
+
+def _final_value(s: str) -> tuple[str, str] | None:
+    """A value stated at the end as the prompt asks: after "final value is"/"Final value:", or a last line that is a number."""
+    found = list(_FINAL_VALUE.finditer(s))
+    if found:
+        value = _first_number(found[-1].group(1))
+        if value is not None:
+            return value, "final_value"
+    last_line = s.rstrip().rsplit("\n", 1)[-1]
+    in_code = s.rstrip().endswith("```")  # a program's printed output is not a stated answer
+    m = _BARE_NUMBER_LINE.fullmatch(last_line[:100]) if "\n" in s.strip() and not in_code else None
+    return (m.group(1).replace(",", ""), "last_line_number") if m else None
+
+
 def _is_refusal(s: str) -> bool:
     """The response declines: its first or last sentence is a refusal (image not visible, information missing)."""
     sents = ex.sentences(s)
@@ -459,6 +477,9 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
         words = ex.number_words(s)
         if len(words) == 1:
             return words[0], "number_word"
+    stated = _final_value(s)
+    if stated is not None:
+        return stated
     if _is_program(s):
         return None, "program"
     if _is_refusal(s):  # an "answer is …" phrase without a number does not answer ("… is not applicable")
