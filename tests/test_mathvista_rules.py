@@ -192,6 +192,11 @@ def test_choice_text_without_its_article() -> None:
     assert extract("The answer is the trigonometric function.", row) == "B"
 
 
+def test_answer_phrase_variants() -> None:
+    text = "The answer to this question would be 3.\nThe remaining bars sit at 52 and 61."
+    assert mv.rules_extract(text, INT) == ("3", "answer_variant")
+
+
 def test_letter_verdict() -> None:
     assert mv.rules_extract("Option A would need a larger base. C is correct.", LETTERS) == ("C", "letter_verdict")
     assert mv.rules_extract("By my count none of A, B, C, D is correct.", LETTERS) == (None, "no_option")

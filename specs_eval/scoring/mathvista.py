@@ -29,6 +29,13 @@ _LETTER_VERDICT = re.compile(
     r"(?:^|[\s(*])\(?([A-Z])\)?\**\s+(?:is|would be|seems to be) (?:the )?(?:correct|right|best|most (?:likely|accurate))\b")
 
 
+# "the answer to the question is 1987", "the answer would be (C)": wordings ``final_answer`` does not cover.
+_ANSWER_VARIANT = re.compile(
+    r"\b(?:correct |final )?answer (?:to (?:the|this|your) question |for (?:the|this) question )?"
+    r"(?:would be|should be|will be|is likely|is probably|is)\b[ \t:]*([^\n]{0,120}?)(?:\.(?=\s|$)|\n|$)",
+    re.IGNORECASE)
+
+
 def _letter_verdict(s: str, letters: list[str]) -> str | None:
     """The letter of the last affirmative "B is correct" (not "none of A, B, C, D is correct")."""
     for sentence in reversed(ex.sentences(s)):
@@ -409,6 +416,10 @@ def rules_extract(text: str, row: dict[str, Any]) -> tuple[str | None, str]:
         return None, "empty"
     qt, at = row.get("question_type"), row.get("answer_type")
     phrase, method = ex.final_answer(s)
+    if phrase is None:
+        found = list(_ANSWER_VARIANT.finditer(s))
+        if found and found[-1].group(1).strip():
+            phrase, method = _clean(found[-1].group(1)), "answer_variant"
     if qt == "multi_choice":
         choices = [str(c) for c in (row.get("choices") or [])]
         if not choices:
