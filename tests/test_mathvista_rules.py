@@ -8,10 +8,15 @@ the response states no answer. Parse failures are asserted by their reason (``re
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+from click.testing import CliRunner
 
+from specs_eval.cli.ls import ls
+from specs_eval.cli.run import run
+from specs_eval.cli.score import score
 from specs_eval.scoring import extract as ex
 from specs_eval.scoring import mathvista as mv
 from tests.conftest import mathvista_row
@@ -215,3 +220,15 @@ def test_adversarial_text_costs_linear_time(text: str, row: dict) -> None:
     start = time.perf_counter()
     mv.rules_extract(text, row)
     assert time.perf_counter() - start < 5.0
+
+
+# --------------------------------------------------------------------------- labels
+
+def test_rules_is_labelled_judge_free_where_profiles_are_chosen() -> None:
+    def flat(text: str) -> str:  # undo terminal wrapping ("judge-\n free")
+        return re.sub(r"-\s+", "-", re.sub(r"\s+", " ", text))
+
+    listing = flat(CliRunner().invoke(ls, []).output)
+    assert "mathvista rules: judge-free, not official" in listing
+    for command in (score, run):
+        assert "`rules` is judge-free, not the official scorer" in flat(CliRunner().invoke(command, ["--help"]).output)

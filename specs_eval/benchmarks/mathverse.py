@@ -46,6 +46,11 @@ class MathVerse(Benchmark):
     default_splits: ClassVar[tuple[str, ...]] = ("vision_only",)
     profiles: ClassVar[tuple[str, ...]] = ("rules", "official", "quick_match")
     default_profile: ClassVar[str] = "rules"
+    profile_notes: ClassVar[dict[str, str]] = {
+        "rules": "judge-free, not official: rules + math-verify stand in for both GPT stages",
+        "official": "official two-stage GPT extraction + judgement with your judge",
+        "quick_match": "official --quick_match: exact string match",
+    }
     judge_profiles: ClassVar[tuple[str, ...]] = ("official",)
     breakdown_keys: ClassVar[tuple[str, ...]] = ("problem_version", "subject", "subfield", "question_type")
     default_max_new_tokens: ClassVar[int] = 2048
