@@ -162,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                       ("mean absolute gap (points)", lambda rs: sum(abs(r.gap) for r in rs) / len(rs)),
                       ("largest gap (points)", lambda rs: max([r.gap for r in rs], key=abs)),
                       ("mean gap net of guesses (points)", lambda rs: sum(r.net_gap for r in rs) / len(rs)),
-                      ("mean absolute gap net of guesses", lambda rs: sum(abs(r.net_gap) for r in rs) / len(rs))):
-        print(f"| {label} | {fn(t[1]):+.1f} | {fn(h[1]):+.1f} |")
+                      ("mean absolute gap net of guesses (points)", lambda rs: sum(abs(r.net_gap) for r in rs) / len(rs))):
+        sign = "" if "absolute" in label else "+"
+        print(f"| {label} | {fn(t[1]):{sign}.1f} | {fn(h[1]):{sign}.1f} |")
     print(f"| rules parse failures | {_pct(t[0].failed, t[0].n)} | {_pct(h[0].failed, h[0].n)} |")
 
     responses_only = sorted((args.real_outputs / "mathvista_heldout").glob("*.jsonl"))
