@@ -67,6 +67,8 @@ class Benchmark(ABC):
     default_max_new_tokens: ClassVar[int] = 1024
     #: splits whose gold answers are withheld (scored by the benchmark's server from a submission file)
     answers_withheld: ClassVar[tuple[str, ...]] = ()
+    #: a few words per profile for `specs-eval ls` and help texts, e.g. that a default is not the official scorer
+    profile_notes: ClassVar[dict[str, str]] = {}
     #: profiles that need ``self.judge`` (an object implementing ``specs_eval.core.judge.Judge``)
     judge_profiles: ClassVar[tuple[str, ...]] = ()
     #: the judge used by ``judge_profiles``; set by the CLI (``--judge-url``) or by tests

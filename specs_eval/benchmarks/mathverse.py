@@ -9,7 +9,7 @@ The official pipeline (``ZrrSkywalker/MathVerse`` ``evaluation/extract_answer_s1
   ``error`` (upstream loops until it gets 0/1; we do not loop forever).
 * ``quick_match`` — the official ``--quick_match`` option: extraction (given or judged)
   equals the gold string exactly.
-* ``rules`` (default, offline) — deterministic extraction (``scoring/extract.py``), then
+* ``rules`` (default, offline) — deterministic extraction (``rules/extract.py``), then
   for multi-choice the option letter, for free-form exact match or ``math-verify``
   equivalence standing in for the judge's "same meaning" test.
 
@@ -46,6 +46,11 @@ class MathVerse(Benchmark):
     default_splits: ClassVar[tuple[str, ...]] = ("vision_only",)
     profiles: ClassVar[tuple[str, ...]] = ("rules", "official", "quick_match")
     default_profile: ClassVar[str] = "rules"
+    profile_notes: ClassVar[dict[str, str]] = {
+        "rules": "judge-free, not official: rules + math-verify stand in for both GPT stages",
+        "official": "official two-stage GPT extraction + judgement with your judge",
+        "quick_match": "official --quick_match: exact string match",
+    }
     judge_profiles: ClassVar[tuple[str, ...]] = ("official",)
     breakdown_keys: ClassVar[tuple[str, ...]] = ("problem_version", "subject", "subfield", "question_type")
     default_max_new_tokens: ClassVar[int] = 2048

@@ -2,7 +2,7 @@
 
 Profile ``official``: ``mathllm/MATH-V`` ``evaluation/evaluate.py`` — extract the final
 answer by the official rules, correct if ``is_equal`` to the gold answer or to the gold
-option's text (see ``scoring/mathvision.py`` for the one deviation: no ``eval``).
+option's text (see ``rules/mathvision.py`` for the one deviation: no ``eval``).
 Prompt ``official``: the MATH-V models' prompt ('Please solve the problem step by step and
 put your answer in one "\\boxed{}". …' + question + ``(A) …`` option lines unless the
 options are just A–E).

@@ -9,9 +9,11 @@ Profiles (see docs/scoring.md):
   decide needs the official LLM extractor: ``self.judge`` if configured, otherwise the
   sample is an ``error`` (counted, never guessed). Normalisation keeps the official
   Levenshtein-nearest choice.
-* ``rules`` — no judge: the deterministic extractor of ``scoring/mathvista.py``; no
-  Levenshtein fallback; anything it cannot read is a counted parse failure. Default,
-  because it is the only profile that can score every response offline.
+* ``rules`` — judge-free, *not* the official scorer: the deterministic extractor of
+  ``rules/mathvista.py``; no Levenshtein fallback; anything it cannot read (refusals,
+  "none of the options", program-of-thought code included) is a counted parse failure.
+  Default, because it is the only profile that can score every response offline; its
+  measured agreement with the official verdicts is in docs/scoring.md.
 * ``judge`` — the official quick rules, then ``self.judge`` with the official 5-shot
   extraction prompt (cached on disk by the judge), then official normalisation. A judge
   failure marks the sample ``error``; it never falls back to ``rules``.
@@ -51,6 +53,11 @@ class MathVista(Benchmark):
     default_splits: ClassVar[tuple[str, ...]] = ("testmini",)
     profiles: ClassVar[tuple[str, ...]] = ("rules", "official", "judge")
     default_profile: ClassVar[str] = "rules"
+    profile_notes: ClassVar[dict[str, str]] = {
+        "rules": "judge-free, not official: deterministic extraction, no LLM (agreement in docs/scoring.md)",
+        "official": "official pipeline: given extractions, else quick rules + judge",
+        "judge": "official quick rules + your LLM judge with the official prompt",
+    }
     judge_profiles: ClassVar[tuple[str, ...]] = ("judge",)
     breakdown_keys: ClassVar[tuple[str, ...]] = OFFICIAL_KEYS
     answers_withheld: ClassVar[tuple[str, ...]] = ("test",)

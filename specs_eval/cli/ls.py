@@ -18,11 +18,17 @@ def ls() -> None:
     table = Table(title="benchmarks", title_justify="left")
     for col in ("name", "splits (expected rows)", "default splits", "prompt variants", "profiles (default first)"):
         table.add_column(col)
+    notes = []
     for name in available():
         b = get_benchmark(name)
         splits = ", ".join(f"{s}" + (f" ({n})" if n else "") for s, n in b.splits.items())
         profiles = [b.default_profile] + [p for p in b.profiles if p != b.default_profile]
-        table.add_row(name, splits, ", ".join(b.default_splits), ", ".join(b.prompt_variants), ", ".join(profiles))
+        labelled = [p + (" (judge-free, not official)" if "judge-free" in b.profile_notes.get(p, "") else "")
+                    for p in profiles]
+        table.add_row(name, splits, ", ".join(b.default_splits), ", ".join(b.prompt_variants), ", ".join(labelled))
+        notes += [f"  {name} {p}: {b.profile_notes[p]}" for p in profiles if p in b.profile_notes]
     console.print(table)
+    if notes:
+        console.print("profiles:\n" + "\n".join(notes), highlight=False)
     models = shipped_models()
     console.print("shipped models: " + (", ".join(models) if models else "none"))

@@ -44,7 +44,8 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
               help="Local data file/folder in the benchmark's schema instead of the hub/generator.")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N rows of each split.")
 @click.option("--prompt-variant", default="official", show_default=True, help="official | specs")
-@click.option("--profile", help="Scoring profile(s), comma-separated; the first is the headline.")
+@click.option("--profile", help="Scoring profile(s), comma-separated; the first is the headline. MathVista's and "
+                                "MathVerse's default `rules` is judge-free, not the official scorer (`specs-eval ls`).")
 @click.option("--backend", default="hf", show_default=True, help="Generation backend: hf | openai | vllm.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--max-new-tokens", type=click.IntRange(min=1), help="Default: the benchmark's own.")

@@ -26,7 +26,9 @@ from specs_eval.run.rescore import score_file
 @click.option("--split", default=None, help="split (default: the benchmark's first default split)")
 @click.option("--predictions", type=click.Path(exists=True, dir_okay=False), required=True,
               help='JSONL, one {"id", "response", "extraction"?} per line; ids are the benchmark\'s own')
-@click.option("--profile", default=None, help="scoring profile (default: the benchmark's default)")
+@click.option("--profile", default=None,
+              help="scoring profile (default: the benchmark's default; MathVista's and MathVerse's default `rules` "
+                   "is judge-free, not the official scorer: see `specs-eval ls`)")
 @click.option("--variant", default="official", show_default=True,
               help="prompt variant the responses answered (`specs` scores the SPECS answer view)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")

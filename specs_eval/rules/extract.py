@@ -96,14 +96,25 @@ def answer_is(text: str) -> str | None:
     return value or None
 
 
+_JSON_ATTEMPTS = 64
+
+
 def json_answer(text: str, key: str = "answer") -> str | None:
-    """``key`` of the last JSON object in the text (code fences allowed)."""
+    """``key`` of the last JSON object in the text (code fences allowed).
+
+    At most ``_JSON_ATTEMPTS`` candidate spans are parsed, so text full of braces
+    (``\\frac{1}{…`` repeated) costs linear time, not one parse per pair of braces.
+    """
     t = tail(text)
     t = re.sub(r"```(?:json)?", "", t)
+    attempts = _JSON_ATTEMPTS
     end = t.rfind("}")
     while end >= 0:
         start = t.rfind("{", 0, end)
         while start >= 0:
+            attempts -= 1
+            if attempts < 0:
+                return None
             try:
                 obj = json.loads(t[start : end + 1])
             except (ValueError, RecursionError):
@@ -198,6 +209,132 @@ def _clean(s: str) -> str:
     s = s.strip().strip("$").strip()
     return s.rstrip(".").strip()
 
+
+# --------------------------------------------------------------------------- prose answers
+# Primitives for responses that state their answer in a sentence instead of a convention
+# ("There are two cars.", "No, A is not larger than B.", "I cannot see the image.").
+# All are linear-time: plain alternations, no nested quantifiers, and callers pass tails.
+
+_SMALL_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORD_RE = re.compile(
+    r"\b(?:(" + "|".join(_TENS_WORDS) + r")(?:[\s-](" + "|".join(_SMALL_NUMBER_WORDS[1:10]) + r"))?"
+    r"|(" + "|".join(_SMALL_NUMBER_WORDS) + r")|(hundred))\b",
+    re.IGNORECASE,
+)
+
+_PRONOUN_ONE_RE = re.compile(r"\b(?:the|this|that|which|each|every|any|no|some|another|a)\s+$", re.IGNORECASE)
+
+
+def number_words(text: str) -> list[str]:
+    """Numbers written as English words (``zero`` … ``ninety-nine``, ``hundred``), as digit strings, in order."""
+    out = []
+    text = tail(text)
+    for m in _NUMBER_WORD_RE.finditer(text):
+        tens, unit, small, hundred = m.groups()
+        if small and small.lower() == "one" and _PRONOUN_ONE_RE.search(text, max(0, m.start() - 12), m.start()):
+            continue  # "the one on the left", "no one": a pronoun, not a count
+        if tens:
+            value = 20 + 10 * _TENS_WORDS.index(tens.lower())
+            if unit:
+                value += _SMALL_NUMBER_WORDS.index(unit.lower())
+        elif small:
+            value = _SMALL_NUMBER_WORDS.index(small.lower())
+        else:
+            value = 100 if hundred else 0
+        out.append(str(value))
+    return out
+
+
+_REFUSAL_RE = re.compile(
+    r"\bas an ai\b|\bas a (?:text-based |large )?(?:ai|language model)\b|\bi(?:'m| am) (?:sorry|unable|not able)\b"
+    r"|^\W*sorry\b|\bi (?:cannot|can't|can not|could not|couldn't|do not|don't) "
+    r"(?:see|view|access|process|analy[sz]e|interpret|read|help|determine|answer|tell|provide|know)\b"
+    r"|\b(?:not|no|without|lacks?|lacking|insufficient|missing) (?:[\w-]+ ){0,2}(?:information|context|data|details)\b"
+    r"|\b(?:question|text|image|problem|prompt|figure|graph|chart|diagram|picture|photo|description|table|data)"
+    r"(?: provided| given| shown)? (?:does not|doesn't|do not|don't|did not|didn't) (?:provide|give|include|contain|specify|mention|state|show)\b"
+    r"|\b(?:cannot|can't|can not|unable to|impossible to|not possible to) (?:be )?"
+    r"(?:determined?|answered?|answer|provided?|calculated?|identified?|tell|say|know|decide|compared?)\b"
+    r"|\bplease provide\b|\bcould you (?:please )?(?:provide|describe|send)\b"
+    r"|\b(?:question|problem|prompt) (?:is|seems|appears) (?:to be )?(?:incomplete|unclear|ambiguous|not clear|"
+    r"missing|invalid|not valid|nonsensical|subjective|too vague)\b"
+    r"|\bquestion is (?:incorrect|not specific)\b|\bis missing (?:the|a|an|some) \w+",
+    re.IGNORECASE,
+)
+_NO_OPTION_RE = re.compile(
+    r"\bnone of the (?:given |provided |answer |listed )?(?:options|choices|answers|answer choices)\b"
+    r"|\bnot (?:one of|among|in|available in|listed in|present in|included in|provided in|given in|an option in)"
+    r" the (?:given |provided |answer |listed )?(?:options|choices)\b"
+    r"|\b(?:option|choice|answer) is not (?:listed|available|given|provided|among|in|one of)\b"
+    r"|\bno (?:correct |such |matching )?(?:option|choice|answer choice)\b"
+    r"|\b(?:options|choices) (?:do not|don't) (?:match|include|contain)\b"
+    r"|\bmistake in the (?:question|problem|options|choices)\b"
+    r"|\bnone of (?:them|these|\(?[A-Z]\)?(?:\s*(?:,|or|and)\s*\(?[A-Z]\)?)+) (?:is|are) (?:correct|right)\b",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(sentence: str) -> bool:
+    """The sentence declines to answer (no image access, missing information, an invalid question)."""
+    return _REFUSAL_RE.search(sentence[:2_000]) is not None
+
+
+def says_no_option_fits(sentence: str) -> bool:
+    """The sentence says that none of the offered choices is the answer."""
+    return _NO_OPTION_RE.search(sentence[:2_000]) is not None
+
+
+_SENTENCE_RE = re.compile(r"\n+|(?<=[.!?])\s+(?=[A-Z*(\"'])")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and lines of ``text`` (split at newlines and at ``.``/``!``/``?`` before a capital)."""
+    return [s.strip() for s in _SENTENCE_RE.split(tail(text)) if s.strip()]
+
+
+_CONTINUATION_RE = re.compile(r"\n[ \t]*(?:\**)(?:Question|Hint|Problem|Choices)[ \t]*\**[ \t]*:", re.IGNORECASE)
+
+
+def cut_continuation(text: str) -> str:
+    """Drop a new ``Question:``/``Hint:`` block that a model appended after its answer (few-shot continuation).
+
+    Only a block that follows some answer text is cut; a response that *starts* with an echo is kept.
+    """
+    first = len(text) - len(text.lstrip())
+    for m in _CONTINUATION_RE.finditer(text):
+        if m.start() > first:
+            return text[: m.start()].rstrip()
+    return text
+
+
+_PLEASANTRY_RE = re.compile(
+    r"[^\w\n]*(?:i hope (?:this|that)|hope this|let me know|please let me know|is there anything|do you have (?:any )?other"
+    r"|do you want (?:to|me)|feel free|i am happy to|i'm happy to|happy to help|if you have any)",
+    re.IGNORECASE,
+)
+# "Here is a table …" after an answer: what follows restates data, it does not answer.
+_SUPPLEMENT_RE = re.compile(
+    r"[^\w\n]*here(?: is|'s| are) (?:a |an |the )?(?:complete |full |quick |simple |more detailed )?"
+    r"(?:table|breakdown|summary|chart|code|python|list of|visual|graph)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_GAP_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def drop_pleasantries(text: str) -> str:
+    """Cut chat boilerplate after an answer: closing courtesies and a trailing "Here is a table …" supplement.
+
+    Only a part that follows some other text is cut, so a response that is all
+    boilerplate comes back unchanged.
+    """
+    cut = len(text)
+    first = len(text) - len(text.lstrip())  # text before a position is non-blank iff the position is past this
+    for m in _SENTENCE_GAP_RE.finditer(text):
+        start = m.end()
+        if m.start() > first and (_PLEASANTRY_RE.match(text, start) or _SUPPLEMENT_RE.match(text, start)):
+            cut = m.start()
+            break
+    return text[:cut].rstrip()
 
 def answer_view(text: str) -> str:
     r"""The SPECS answer view: ``\boxed{}`` in ``<answer>``, else ``<answer>`` content, else think-stripped text."""
