@@ -84,34 +84,41 @@ def test_local_formats_load_the_same_rows(tmp_path: Path, mathvista_rows: list[d
         else:
             path = tmp_path / "disk"
             ds.save_to_disk(str(path))
-    loaded = MathVista().load("testmini", data=path)
+    loaded = MathVista().load_for_scoring("testmini", data=path)  # the fixture rows have no image files
     assert [r["pid"] for r in loaded.rows] == ["1", "2", "3", "4"]
     assert loaded.info.source == "local" and loaded.info.rows == 4 and loaded.info.expected_rows == 1000
     assert len(loaded.info.content_hash) == 16
 
 
-def test_hub_row_count_mismatch_fails_loudly(monkeypatch: pytest.MonkeyPatch, mathvista_rows: list[dict]) -> None:
-    import specs_eval.benchmarks.mathvista as mod
+def test_hub_row_count_mismatch_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no --data the pinned revision is read from the HF cache; a split whose size differs from the
+    published one is refused (the fixture's testmini has 6 rows, the published one 1000)."""
+    from tests.hub_layouts import make_hf_cache, make_mathvista_snapshot
 
-    monkeypatch.setattr(mod, "load_hub_rows", lambda *a, **k: [dict(r) for r in mathvista_rows])
-    with pytest.raises(BenchmarkError, match="has 4 rows, expected 1000"):
+    fx = make_hf_cache(tmp_path, "AI4Math/MathVista", make_mathvista_snapshot)
+    monkeypatch.setenv("HF_HUB_CACHE", str(fx.root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SPECS_EVAL_MATHVISTA_REVISION", fx.meta["revision"])
+    with pytest.raises(BenchmarkError, match="has 6 rows, expected 1000"):
+        MathVista().load("testmini")
+    monkeypatch.setenv("SPECS_EVAL_MATHVISTA_REVISION", "f" * 40)  # not in the cache, and offline
+    with pytest.raises(BenchmarkError, match="not in the HF cache and offline mode is set"):
         MathVista().load("testmini")
 
 
-def test_mmmu_hub_loads_all_30_configs_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    import specs_eval.benchmarks.mmmu as mod
+def test_mmmu_hub_loads_all_30_configs_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.hub_layouts import MMMU_SUBJECTS, make_hf_cache, make_mmmu_snapshot
 
-    calls: list[tuple] = []
-
-    def fake(hf_id, config, split, revision):  # 5 dev rows per subject, like the real dev split
-        calls.append((hf_id, config, split, revision))
-        return [{"id": f"dev_{config}_{i}", "question": "q", "options": "['a', 'b']", "answer": "A",
-                 "question_type": "multiple-choice"} for i in range(1, 6)]
-
-    monkeypatch.setattr(mod, "load_hub_rows", fake)
-    loaded = MMMU().load("dev")
-    assert loaded.info.rows == 150 and loaded.info.hf_id == "MMMU/MMMU" and loaded.info.revision
-    assert [c[1] for c in calls] == sorted(c[1] for c in calls) and len(calls) == 30
+    fx = make_hf_cache(tmp_path, "MMMU/MMMU", make_mmmu_snapshot)
+    monkeypatch.setenv("HF_HUB_CACHE", str(fx.root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SPECS_EVAL_MMMU_REVISION", fx.meta["revision"])
+    with pytest.raises(BenchmarkError, match="has 30 rows, expected 150"):  # one dev row per subject in the fixture
+        MMMU().load("dev")
+    loaded = MMMU().load("dev", data=fx.root)  # the same cache given as --data: a local copy, any size
+    assert loaded.info.rows == 30 and loaded.info.hf_id == "MMMU/MMMU"
+    assert loaded.info.revision == fx.meta["revision"] == loaded.info.pinned_revision
+    assert [r["id"] for r in loaded.rows] == [f"dev_{s}_1" for s in sorted(MMMU_SUBJECTS)]
 
 
 def test_mmmu_prompt_is_the_official_one() -> None:

@@ -94,8 +94,8 @@ def test_mmmu_official_breakdown_and_test_submission(tmp_path: Path, mmmu_rows: 
     assert official["subjects"]["Agriculture"]["acc"] == 0.5
     assert official["disciplines"]["Art and Design"]["acc"] == 1.0
     assert official["Overall"] == {"num": 5, "acc": 0.8, "acc_rounded": 0.8}
-    test_rows = [mmmu_row("test_Art_1", answer="?"), mmmu_row("test_Art_2", question_type="open", options="[]",
-                                                               answer="?")]
+    test_rows = [mmmu_row("test_Art_1", answer=""), mmmu_row("test_Art_2", question_type="open", options="[]",
+                                                              answer="")]  # a copy from before the answer release
     tdata = write_jsonl(tmp_path / "test.jsonl", test_rows)
     tpreds = write_jsonl(tmp_path / "tp.jsonl", [{"id": "test_Art_1", "response": "(D)"},
                                                  {"id": "test_Art_2", "response": "42 m"}])

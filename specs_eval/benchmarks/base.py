@@ -82,6 +82,11 @@ class Benchmark(ABC):
     ) -> LoadedSplit:
         """Rows of ``split`` from the hub (pinned revision) or from local files in the same schema."""
 
+    def load_for_scoring(self, split: str, data: str | Path | None = None) -> LoadedSplit:
+        """Rows for ``specs-eval score``: only the fields the scorer reads are required (benchmarks whose
+        prompts need more fields than their scorer override this; see ``benchmarks.schemas``)."""
+        return self.load(split, data=data)
+
     @abstractmethod
     def official_prompt(self, row: dict[str, Any]) -> Prompt:
         """The benchmark's own prompt for a row, exactly as its official pipeline builds it."""

@@ -26,21 +26,25 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
-from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
-from specs_eval.benchmarks.local import load_image
+from specs_eval.benchmarks.hub import Checks, load_located
+from specs_eval.benchmarks.local import image_ref_error, load_image
+from specs_eval.benchmarks.schemas import SCHEMAS
+from specs_eval.benchmarks.snapshot import Layout, Located, single_file_layout
+from specs_eval.core.errors import BenchmarkError
 from specs_eval.core.prompt import Prompt
 from specs_eval.core.records import Response, ScoreResult
 from specs_eval.rules import mathverse as mvs
 from specs_eval.rules.prompts import mathverse_extraction_prompt, mathverse_score_prompt
 
-REQUIRED = ("sample_index", "question", "answer", "question_type", "problem_version")
 VISION_ONLY = "Vision Only"
 
 
 class MathVerse(Benchmark):
     name: ClassVar[str] = "mathverse"
     hf_id: ClassVar[str] = "AI4Math/MathVerse"
-    revision: ClassVar[str] = "main"  # SPECS_EVAL_MATHVERSE_REVISION pins a SHA (none verifiable offline)
+    #: pinned hub revision: AI4Math/MathVerse@96641f24 ("Add question_for_eval", the last data commit; read on the
+    #: hub's commit history); SPECS_EVAL_MATHVERSE_REVISION overrides it
+    revision: ClassVar[str] = "96641f2457cd16c28be227a47371e41366d9607e"
     id_field: ClassVar[str] = "sample_index"
     splits: ClassVar[dict[str, int | None]] = {"testmini": 3940, "vision_only": 788}
     default_splits: ClassVar[tuple[str, ...]] = ("vision_only",)
@@ -55,23 +59,46 @@ class MathVerse(Benchmark):
     breakdown_keys: ClassVar[tuple[str, ...]] = ("problem_version", "subject", "subfield", "question_type")
     default_max_new_tokens: ClassVar[int] = 2048
 
+    def layout(self) -> Layout:
+        return single_file_layout(self.hf_id, os.environ.get("SPECS_EVAL_MATHVERSE_REVISION", self.revision),
+                                  lambda split: "testmini.parquet")
+
     def load(self, split: str, data: str | Path | None = None, limit: int | None = None, seed: int = 0
              ) -> LoadedSplit:
+        return self._load(split, data, limit, "run")
+
+    def load_for_scoring(self, split: str, data: str | Path | None = None) -> LoadedSplit:
+        return self._load(split, data, None, "score")
+
+    def _load(self, split: str, data: str | Path | None, limit: int | None, purpose: str) -> LoadedSplit:
         self.check_split(split)
-        check = require_fields(self.name, REQUIRED, self.id_field)
-        if data is not None:
-            rows, _ = read_local(data, self.id_field)
-            source, extra = "local", {"path": data}
-        else:
-            revision = os.environ.get("SPECS_EVAL_MATHVERSE_REVISION", self.revision)
-            rows = load_hub_rows(self.hf_id, "testmini", "testmini", revision)
-            source, extra = "hf", {"hf_id": self.hf_id, "config": "testmini", "revision": revision}
-        for r in rows:
-            r[self.id_field] = str(r.get(self.id_field, ""))
-        if split == "vision_only":
-            rows = [r for r in rows if r.get("problem_version") == VISION_ONLY]
-        return finish_load(benchmark=self.name, split=split, rows=rows, source=source, expected=self.splits[split],
-                           limit=limit, validate=check, **extra)
+
+        def prepare(loc: Located) -> None:
+            for r in loc.rows:
+                if isinstance(r.get(self.id_field), int) and not isinstance(r.get(self.id_field), bool):
+                    r[self.id_field] = str(r[self.id_field])
+            if split == "vision_only":
+                keep = [i for i, r in enumerate(loc.rows) if r.get("problem_version") == VISION_ONLY]
+                if not keep:
+                    versions = sorted({str(r.get("problem_version")) for r in loc.rows})
+                    raise BenchmarkError(f"mathverse vision_only: no row has problem_version {VISION_ONLY!r} in "
+                                         f"{data or self.hf_id} (versions there: {', '.join(versions[:8])})")
+                loc.rows = [loc.rows[i] for i in keep]
+                loc.origins = [loc.origins[i] for i in keep]
+
+        def checks(loc: Located) -> Checks:
+            images = None
+            if purpose == "run":
+                def images(row: dict[str, Any]) -> str | None:
+                    value = row.get("image")
+                    if value in (None, ""):
+                        return None  # text-only rows have no image
+                    return image_ref_error(value, row.get("_base_dir"), f"image of {row.get(self.id_field)}")
+            return Checks(schema=SCHEMAS[self.name][purpose], images=images)
+
+        return load_located(benchmark=self.name, split=split, data=data, layout=self.layout(),
+                            id_field=self.id_field, expected=self.splits[split], limit=limit, checks_for=checks,
+                            prepare=prepare, config="testmini" if data is None else None)
 
     def official_prompt(self, row: dict[str, Any]) -> Prompt:
         text = str(row.get("query_cot") or row.get("question"))

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
-from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
-from specs_eval.benchmarks.local import load_image
+from specs_eval.benchmarks.hub import Checks, load_located
+from specs_eval.benchmarks.local import image_ref_error, load_image
+from specs_eval.benchmarks.schemas import SCHEMAS
+from specs_eval.benchmarks.snapshot import Layout, Located, flat_layout
 from specs_eval.core.prompt import Prompt
 from specs_eval.core.records import Response, ScoreResult
 from specs_eval.rules import mathvision as mvr
 
 INSTRUCTION = ('Please solve the problem step by step and put your answer in one "\\boxed{}". '
                'If it is a multiple choice question, only one letter is allowed in the "\\boxed{}".\n')
-REQUIRED = ("id", "question", "options", "answer")
 
 
 def gold_option_text(row: dict[str, Any]) -> str:
@@ -39,7 +40,9 @@ def gold_option_text(row: dict[str, Any]) -> str:
 class MathVision(Benchmark):
     name: ClassVar[str] = "mathvision"
     hf_id: ClassVar[str] = "MathLLMs/MathVision"
-    revision: ClassVar[str] = "main"  # SPECS_EVAL_MATHVISION_REVISION pins a SHA (none verifiable offline)
+    #: pinned hub revision: MathLLMs/MathVision@14b5e86a ("Update README.md"; data/test + data/testmini parquet
+    #: files unchanged since ac21b30, read on the hub's tree pages); SPECS_EVAL_MATHVISION_REVISION overrides it
+    revision: ClassVar[str] = "14b5e86a95856c4231a056b82f658584eae2b309"
     id_field: ClassVar[str] = "id"
     splits: ClassVar[dict[str, int | None]] = {"test": 3040, "testmini": 304}
     default_splits: ClassVar[tuple[str, ...]] = ("testmini",)
@@ -47,20 +50,35 @@ class MathVision(Benchmark):
     breakdown_keys: ClassVar[tuple[str, ...]] = ("subject", "level")
     default_max_new_tokens: ClassVar[int] = 2048
 
+    def layout(self) -> Layout:
+        return flat_layout(self.hf_id, os.environ.get("SPECS_EVAL_MATHVISION_REVISION", self.revision), "data",
+                           lambda split: split)
+
     def load(self, split: str, data: str | Path | None = None, limit: int | None = None, seed: int = 0
              ) -> LoadedSplit:
+        return self._load(split, data, limit, "run")
+
+    def load_for_scoring(self, split: str, data: str | Path | None = None) -> LoadedSplit:
+        return self._load(split, data, None, "score")
+
+    def _load(self, split: str, data: str | Path | None, limit: int | None, purpose: str) -> LoadedSplit:
         self.check_split(split)
-        check = require_fields(self.name, REQUIRED, "id")
-        if data is not None:
-            rows, _ = read_local(data, self.id_field)
-            for r in rows:
-                r["id"] = str(r.get("id", ""))
-            return finish_load(benchmark=self.name, split=split, rows=rows, source="local",
-                               expected=self.splits[split], limit=limit, path=data, validate=check)
-        revision = os.environ.get("SPECS_EVAL_MATHVISION_REVISION", self.revision)
-        rows = load_hub_rows(self.hf_id, None, split, revision)
-        return finish_load(benchmark=self.name, split=split, rows=rows, source="hf", expected=self.splits[split],
-                           limit=limit, hf_id=self.hf_id, revision=revision, validate=check)
+
+        def prepare(loc: Located) -> None:
+            for r in loc.rows:
+                if isinstance(r.get("id"), int) and not isinstance(r.get("id"), bool):
+                    r["id"] = str(r["id"])
+
+        def checks(loc: Located) -> Checks:
+            images = None
+            if purpose == "run":
+                def images(row: dict[str, Any]) -> str | None:
+                    value = row.get("decoded_image") if row.get("decoded_image") is not None else row.get("image")
+                    return image_ref_error(value, row.get("_base_dir"), f"image of {row.get('id')}")
+            return Checks(schema=SCHEMAS[self.name][purpose], images=images)
+
+        return load_located(benchmark=self.name, split=split, data=data, layout=self.layout(), id_field="id",
+                            expected=self.splits[split], limit=limit, checks_for=checks, prepare=prepare)
 
     def prompt_text(self, row: dict[str, Any]) -> str:
         options = [str(o) for o in (row.get("options") or [])]

@@ -28,15 +28,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
-from specs_eval.benchmarks.hub import finish_load, load_hub_rows, read_local, require_fields
-from specs_eval.benchmarks.local import load_image
+from specs_eval.benchmarks.hub import Checks, load_located, mark_withheld
+from specs_eval.benchmarks.local import image_ref_error, load_image
+from specs_eval.benchmarks.schemas import SCHEMAS
+from specs_eval.benchmarks.snapshot import Layout, Located, flat_layout
 from specs_eval.core.prompt import Prompt
 from specs_eval.core.records import Response, ScoreResult
 from specs_eval.rules import answers
 from specs_eval.rules import mathvista as mv
 from specs_eval.rules.prompts import mathvista_extraction_prompt
 
-REQUIRED = ("pid", "query", "question_type", "answer_type")
 #: the keys ``calculate_score.py`` breaks accuracy down by (``skills`` is multi-label)
 OFFICIAL_KEYS = ("question_type", "answer_type", "language", "source", "category", "task", "context", "grade",
                  "skills")
@@ -46,8 +47,10 @@ JUDGE_MAX_TOKENS = 256
 class MathVista(Benchmark):
     name: ClassVar[str] = "mathvista"
     hf_id: ClassVar[str] = "AI4Math/MathVista"
-    #: see MMMU.revision: no SHA verifiable offline; SPECS_EVAL_MATHVISTA_REVISION pins one
-    revision: ClassVar[str] = "main"
+    #: pinned hub revision (tree of AI4Math/MathVista at 2b6ad694, "Update README.md": data/testmini + 2 test
+    #: shards, read on the hub's tree page; also pinned by third-party configs); SPECS_EVAL_MATHVISTA_REVISION
+    #: overrides it. The revision actually read is recorded in DatasetInfo.revision.
+    revision: ClassVar[str] = "2b6ad69445fbb5695c9b165475e8decdbeb97747"
     id_field: ClassVar[str] = "pid"
     splits: ClassVar[dict[str, int | None]] = {"testmini": 1000, "test": 5141}
     default_splits: ClassVar[tuple[str, ...]] = ("testmini",)
@@ -63,41 +66,58 @@ class MathVista(Benchmark):
     answers_withheld: ClassVar[tuple[str, ...]] = ("test",)
     default_max_new_tokens: ClassVar[int] = 2048
 
+    def layout(self) -> Layout:
+        return flat_layout(self.hf_id, os.environ.get("SPECS_EVAL_MATHVISTA_REVISION", self.revision), "data",
+                           lambda split: split)
+
     def load(self, split: str, data: str | Path | None = None, limit: int | None = None, seed: int = 0
              ) -> LoadedSplit:
+        return self._load(split, data, limit, "run")
+
+    def load_for_scoring(self, split: str, data: str | Path | None = None) -> LoadedSplit:
+        return self._load(split, data, None, "score")
+
+    def _load(self, split: str, data: str | Path | None, limit: int | None, purpose: str) -> LoadedSplit:
         self.check_split(split)
-        expected = self.splits[split]
-        check = require_fields(self.name, REQUIRED, "pid")
-        if data is not None:
-            rows, _ = read_local(data, self.id_field)
-            rows = [r for r in rows if (r.get("metadata") or {}).get("split", split) == split] or rows
-            for r in rows:
-                r["pid"] = str(r.get("pid", ""))
-            return finish_load(benchmark=self.name, split=split, rows=rows, source="local", expected=expected,
-                               limit=limit, path=data, validate=check)
-        revision = os.environ.get("SPECS_EVAL_MATHVISTA_REVISION", self.revision)
-        rows = load_hub_rows(self.hf_id, None, split, revision)
-        return finish_load(benchmark=self.name, split=split, rows=rows, source="hf", expected=expected, limit=limit,
-                           hf_id=self.hf_id, revision=revision, validate=check)
+
+        def prepare(loc: Located) -> None:
+            for r in loc.rows:
+                if isinstance(r.get("pid"), int) and not isinstance(r.get("pid"), bool):
+                    r["pid"] = str(r["pid"])
+
+        def checks(loc: Located) -> Checks:
+            images = None
+            if purpose == "run":
+                def images(row: dict[str, Any]) -> str | None:
+                    value = row.get("decoded_image") if row.get("decoded_image") is not None else row.get("image")
+                    return image_ref_error(value, row.get("_base_dir"), f"image of {row.get('pid')}")
+            return Checks(schema=SCHEMAS[self.name][purpose], answers_required=split not in self.answers_withheld,
+                          images=images)
+
+        return load_located(benchmark=self.name, split=split, data=data, layout=self.layout(), id_field="pid",
+                            expected=self.splits[split], limit=limit, checks_for=checks, prepare=prepare,
+                            tag=lambda r: (r.get("metadata") or {}).get("split")
+                            if isinstance(r.get("metadata"), dict) else None,
+                            answers_withheld=lambda loc: split in self.answers_withheld or None)
 
     def official_prompt(self, row: dict[str, Any]) -> Prompt:
         """``official``: the dataset's ``query`` (hint + question + choices), exactly."""
         text = str(row["query"])
-        if row.get("decoded_image") is not None:
-            image = load_image(row["decoded_image"], what=f"image of {row.get('pid')}")
-        else:
-            base = Path(row["_base_dir"]) if row.get("_base_dir") else None
-            image = load_image(row.get("image"), base, what=f"image of {row.get('pid')}")
-        return Prompt.simple(text, [image])
+        base = row.get("_base_dir")
+        value = row["decoded_image"] if row.get("decoded_image") is not None else row.get("image")
+        return Prompt.simple(text, [load_image(value, base, what=f"image of {row.get('pid')}")])
 
     # ------------------------------------------------------------------ scoring
     def score(self, rows: Sequence[dict[str, Any]], responses: Sequence[Response], profile: str | None = None
               ) -> list[ScoreResult]:
         profile = self.check_profile(profile)
         if profile == "rules":
-            return score_each(rows, responses, self._score_rules)
-        return score_each(rows, responses,
-                          lambda row, resp: self._score_official(row, resp, use_given=profile == "official"))
+            out = score_each(rows, responses, self._score_rules)
+        else:
+            out = score_each(rows, responses,
+                             lambda row, resp: self._score_official(row, resp, use_given=profile == "official"))
+        # test split: the gold answers are withheld; the verdicts are not scores (submission file only)
+        return [mark_withheld(v) if row.get("answer") in (None, "") else v for row, v in zip(rows, out, strict=True)]
 
     @staticmethod
     def _verdict(pred: str | None, row: dict[str, Any]) -> bool:

@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit
-from specs_eval.benchmarks.local import content_hash, load_image, read_rows
+from specs_eval.benchmarks.hub import Checks, finish_load, split_tag_filter
+from specs_eval.benchmarks.local import content_hash, image_ref_error, load_image, read_rows_with_origin
+from specs_eval.benchmarks.schemas import SCHEMAS
 from specs_eval.benchmarks.toyworld import world
 from specs_eval.benchmarks.variants import PROMPT_VARIANTS
-from specs_eval.core.errors import BenchmarkError
 from specs_eval.core.prompt import Prompt, with_instruction
 from specs_eval.core.records import DatasetInfo, Response, ScoreResult
 from specs_eval.rules import answers
 from specs_eval.rules import extract as ex
 from specs_eval.rules.formats import SPECS_INSTRUCTION
-
-REQUIRED_FIELDS = ("pid", "query", "answer", "answer_type", "question_type")
 
 
 def score_toy(row: dict[str, Any], text: str, finish_reason: str = "stop") -> ScoreResult:
@@ -91,26 +90,35 @@ class ToyWorld(Benchmark):
     def load(self, split: str, data: str | Path | None = None, limit: int | None = None, seed: int = 0) -> LoadedSplit:
         self.check_split(split)
         if data is not None:
-            rows = read_rows(data, self.id_field)
-            base = Path(data) if Path(data).is_dir() else Path(data).parent
-            rows = [r for r in rows if r.get("metadata", {}).get("split", split) == split] or rows
-            for n, r in enumerate(rows):
-                missing = [k for k in REQUIRED_FIELDS if k not in r]
-                if missing:
-                    raise BenchmarkError(f"{data}: row {n} ({r.get('pid', '?')}) lacks field(s) {', '.join(missing)}")
-                r.setdefault("_base_dir", str(base))
-            if limit is not None:
-                rows = rows[:limit]
-            source, path = "local", str(data)
-        else:
-            rows = world.generate_split(split, limit, seed)
-            source, path = "toyworld", None
-        info = DatasetInfo(benchmark=self.name, split=split, source=source, path=path, rows=len(rows),
-                           content_hash=content_hash([{"h": world.record_hash(r)} if source == "toyworld" else
-                                                      {k: v for k, v in r.items() if k != "decoded_image"}
-                                                      for r in rows]),
-                           seed=seed if source == "toyworld" else None)
+            return self._load_local(split, data, limit)
+        rows = world.generate_split(split, limit, seed)
+        info = DatasetInfo(benchmark=self.name, split=split, source="toyworld", rows=len(rows),
+                           content_hash=content_hash([{"h": world.record_hash(r)} for r in rows]), seed=seed)
         return LoadedSplit(rows=rows, info=info)
+
+    def _load_local(self, split: str, data: str | Path, limit: int | None) -> LoadedSplit:
+        """Toy-world rows from local files (``specs-eval toyworld export``): split by ``metadata.split``,
+        each row validated (``schemas.ToyRun``), images confined to the data folder."""
+        rows, origins = read_rows_with_origin(data, self.id_field)
+        rows, origins, notes = split_tag_filter(
+            rows, origins, split, lambda r: (r.get("metadata") or {}).get("split")
+            if isinstance(r.get("metadata"), dict) else None, f"toyworld {data}")
+        base = Path(data) if Path(data).is_dir() else Path(data).parent
+        for r in rows:
+            r["_base_dir"] = str(base)
+
+        def images(row: dict[str, Any]) -> str | None:
+            if row.get("decoded_image") is not None:
+                return None
+            return image_ref_error(row.get("image"), row.get("_base_dir"), f"image of {row.get('pid')}")
+
+        loaded = finish_load(benchmark=self.name, split=split, rows=rows, origins=origins, source="local",
+                             expected=None, limit=limit, id_field="pid", path=data, notes=notes,
+                             checks=Checks(schema=SCHEMAS[self.name]["run"], images=images))
+        # the toy world's local hash keeps its historical form: every field but the image column
+        loaded.info.content_hash = content_hash([{k: v for k, v in r.items() if k != "decoded_image"}
+                                                 for r in loaded.rows])
+        return loaded
 
     def image(self, row: dict[str, Any]) -> Any:
         if row.get("decoded_image") is not None:

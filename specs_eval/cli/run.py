@@ -40,8 +40,13 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
               help="Benchmark name (repeatable). See `specs-eval ls`.")
 @click.option("--split", "-s", "splits", multiple=True,
               help="Split(s) to evaluate (repeatable; default: the benchmark's ID and OOD splits).")
-@click.option("--data", type=click.Path(exists=True, path_type=Path),
-              help="Local data file/folder in the benchmark's schema instead of the hub/generator.")
+@click.option("--data", "data_args", multiple=True, metavar="[BENCHMARK=]PATH",
+              help="Local data instead of the pinned hub revision / generator: the benchmark's hub snapshot as "
+                   "downloaded, its HF cache folder, or a file/folder in its schema (docs/data.md). Repeatable: "
+                   "BENCHMARK=PATH per benchmark; a plain PATH when one benchmark is run.")
+@click.option("--skip-bad-rows", is_flag=True,
+              help="Skip rows that fail validation (counted with the reason in the manifest) instead of stopping.")
+@click.option("--allow-urls", is_flag=True, help="Let data rows name images by http(s) URL (fetched; never offline).")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N rows of each split.")
 @click.option("--prompt-variant", default="official", show_default=True, help="official | specs")
 @click.option("--profile", help="Scoring profile(s), comma-separated; the first is the headline. MathVista's and "
@@ -68,7 +73,7 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @judge_options
-def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backend, batch_size, max_new_tokens,
+def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit, prompt_variant, profile, backend, batch_size, max_new_tokens,
         temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report,
         quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout, **values) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
@@ -78,6 +83,7 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
       specs-eval run                                   # the embedded default (CPU, offline)
       specs-eval run -m ./my-ckpt -s id -s ood_format --limit 50
       specs-eval run -m Qwen/Qwen2.5-VL-7B-Instruct -b mathvista -s testmini --device cuda
+      specs-eval run -m MODEL -b mathvista -b mmmu --data mathvista=./MathVista --data mmmu=./MMMU
       specs-eval run --temperature 1.0 -n 8 --token-stats   # pass@k and RBF
       specs-eval run -m Qwen/Qwen2.5-VL-72B-Instruct --backend vllm --tp 4 --dp 2 -b mathvista -s testmini
       specs-eval run --backend openai --base-url http://127.0.0.1:8000/v1 -m MODEL --concurrency 16
@@ -98,9 +104,14 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
     launched = shard_t is None and shard_from_env() is not None
     if launched:  # started by accelerate launch / torchrun: one shard per process
         shard_t = shard_from_env()
+    from specs_eval.benchmarks import datapaths
+
+    datapaths.configure(skip_bad_rows=skip_bad_rows, allow_urls=allow_urls)
+    data_paths = parse_data_args(data_args, benchmarks)
     tasks: list[TaskSpec] = []
     max_tokens = 0
     for b in benchmarks:
+        data = data_paths.get(b)
         bench = get_benchmark(b)
         bench.check_variant(prompt_variant)
         bench_splits = splits or bench.default_splits
@@ -152,6 +163,8 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
             outcome.results = RunResults.model_validate_json((parent / "results.json").read_text())
             outcome.run_dir = parent
         run_dirs.append(outcome.run_dir)
+        for line in dataset_warnings(outcome.manifest.datasets, limited=limit is not None):
+            console.print(f"[yellow]warning:[/yellow] {line}")
         print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
         if not no_report:
             from specs_eval.cli.tables import write_run_report
@@ -167,6 +180,47 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, profile, backen
 
         cmp = write_run_report(run_dirs, Path(out) / "comparison.html")
         console.print(f"comparison report: {cmp}")
+
+
+def parse_data_args(values: tuple[str, ...], benchmarks: tuple[str, ...]) -> dict[str, str]:
+    """``--data`` values → benchmark → path. ``BENCHMARK=PATH`` names its benchmark; a plain ``PATH`` is only
+    unambiguous when one benchmark is run."""
+    from specs_eval.benchmarks import available
+
+    out: dict[str, str] = {}
+    plain: list[str] = []
+    for v in values:
+        name, sep, rest = v.partition("=")
+        if sep and name in available():
+            if name not in benchmarks:
+                raise click.BadParameter(f"{v!r}: benchmark {name!r} is not run (pass -b {name})", param_hint="--data")
+            if name in out:
+                raise click.BadParameter(f"two paths for {name}", param_hint="--data")
+            out[name] = rest
+        else:
+            plain.append(v)
+    if plain:
+        if len(plain) > 1 or len(benchmarks) > 1:
+            raise click.BadParameter("with several benchmarks or paths, give one BENCHMARK=PATH per benchmark, e.g. "
+                                     "--data mathvista=./MathVista --data mmmu=./MMMU", param_hint="--data")
+        if benchmarks[0] in out:
+            raise click.BadParameter(f"two paths for {benchmarks[0]}", param_hint="--data")
+        out[benchmarks[0]] = plain[0]
+    for name, path in out.items():
+        if not Path(path).exists():
+            raise click.BadParameter(f"{name}: path {path!r} does not exist", param_hint="--data")
+    return out
+
+
+def dataset_warnings(datasets, limited: bool = False) -> list[str]:
+    """One line per thing a reader of the numbers should know about the data (subset, revision, skips)."""
+    lines = []
+    for d in datasets:
+        head = f"{d.benchmark} {d.split}"
+        if not limited and d.expected_rows is not None and d.rows != d.expected_rows and d.source != "hf":
+            lines.append(f"{head}: {d.rows} rows, the published split has {d.expected_rows}")
+        lines += [f"{head}: {note}" for note in d.notes]
+    return lines
 
 
 def _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,

@@ -22,7 +22,9 @@ from specs_eval.run.rescore import score_file
 @click.command()
 @click.option("--benchmark", "benchmark_name", required=True, help="benchmark name (see `specs-eval ls`)")
 @click.option("--data", type=click.Path(exists=True, dir_okay=True), default=None,
-              help="local copy of the split in the benchmark's schema (default: the pinned hub revision)")
+              help="local copy of the split: the benchmark's hub snapshot, its HF cache folder, or a file with the "
+                   "fields the scorer reads (MMMU: also the official answer_dict_<split>.json); default: the pinned "
+                   "hub revision (docs/data.md)")
 @click.option("--split", default=None, help="split (default: the benchmark's first default split)")
 @click.option("--predictions", type=click.Path(exists=True, dir_okay=False), required=True,
               help='JSONL, one {"id", "response", "extraction"?} per line; ids are the benchmark\'s own')
@@ -33,17 +35,25 @@ from specs_eval.run.rescore import score_file
               help="prompt variant the responses answered (`specs` scores the SPECS answer view)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
 @click.option("--strict", is_flag=True, help="fail on any skipped line, unknown id or missing prediction")
+@click.option("--skip-bad-rows", is_flag=True,
+              help="skip data rows that fail validation (counted in the warnings) instead of stopping")
+@click.option("--allow-urls", is_flag=True, help="let data rows name images by http(s) URL")
 @judge_options
 def score(benchmark_name: str, data: str | None, split: str | None, predictions: str, profile: str | None,
-          variant: str, out_dir: str, strict: bool, judge_url: str | None, judge_model: str | None,
-          judge_key_env: str, judge_cache: str | None, judge_timeout: float) -> None:
+          variant: str, out_dir: str, strict: bool, skip_bad_rows: bool, allow_urls: bool, judge_url: str | None,
+          judge_model: str | None, judge_key_env: str, judge_cache: str | None, judge_timeout: float) -> None:
     """Score a predictions file and write OUT/samples.jsonl and OUT/results.json.
 
     \b
     Example:
       specs-eval score --benchmark mathvista --data testmini.jsonl \\
           --predictions preds.jsonl --profile rules --out scored/
+      specs-eval score --benchmark mmmu --split validation --data answer_dict_val.json \\
+          --predictions parsed.jsonl --out scored-mmmu/
     """
+    from specs_eval.benchmarks import datapaths
+
+    datapaths.configure(skip_bad_rows=skip_bad_rows, allow_urls=allow_urls)
     summary = score_file(
         benchmark_name=benchmark_name, data=data, split=split, predictions=predictions, profile=profile,
         variant=variant, out_dir=Path(out_dir), strict=strict,
@@ -52,8 +62,9 @@ def score(benchmark_name: str, data: str | None, split: str | None, predictions:
     for w in summary.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
     m = summary.metrics
+    acc = f"{m.accuracy:.2%}" if m.accuracy is not None else "n/a (nothing scored: answers withheld or no judge)"
     click.echo(
-        f"{summary.benchmark} {summary.split} [{summary.profile}]: accuracy {m.accuracy:.2%} over {m.n_samples} "
+        f"{summary.benchmark} {summary.split} [{summary.profile}]: accuracy {acc} over {m.n_samples} "
         f"samples | parse failures {m.parse_failure_rate:.1%} | fallbacks {m.fallback_rate:.1%} "
         f"| truncated {m.truncation_rate:.1%} | errors {m.error_rate:.1%}"
     )

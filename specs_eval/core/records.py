@@ -156,13 +156,25 @@ class DatasetInfo(_Record):
     split: str
     source: Literal["toyworld", "hf", "local"]
     hf_id: str | None = None
+    #: the revision actually read: a pinned commit, an HF cache snapshot's name, or None (a local copy)
     revision: str | None = None
+    #: the revision the toolkit pins for this dataset (None: none pinned)
+    pinned_revision: str | None = None
     config: str | None = None
     path: str | None = None
+    #: data files read, relative to ``path`` (or the snapshot folder)
+    files: list[str] | None = None
     rows: int
     content_hash: str
     seed: int | None = None
     expected_rows: int | None = None
+    #: rows left out by ``--skip-bad-rows``: reason -> count, and the first few rows with their problem
+    skipped: dict[str, int] = Field(default_factory=dict)
+    skipped_rows: list[str] = Field(default_factory=list)
+    #: what a reader of the numbers should know about the data (a subset, an unpinned revision, …)
+    notes: list[str] = Field(default_factory=list)
+    #: True when the split's gold answers are not in the data (predictions go to a submission file)
+    answers_withheld: bool | None = None
 
 
 class SplitMetrics(_Record):

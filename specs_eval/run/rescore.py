@@ -39,9 +39,10 @@ def score_file(*, benchmark_name: str, predictions: str | Path, out_dir: Path, d
         raise SpecsError(f"profile {profile!r} of {benchmark_name} needs a judge: pass --judge-url and --judge-model")
     bench.judge = judge
     split = split or (bench.default_splits[0] if bench.default_splits else next(iter(bench.splits)))
-    loaded = bench.load(split, data=data)
+    loaded = bench.load_for_scoring(split, data=data)
     warnings: list[str] = []
     info = loaded.info
+    warnings += [f"{benchmark_name} {split}: {note}" for note in info.notes]
     if info.expected_rows is not None and info.rows != info.expected_rows:
         warnings.append(f"{benchmark_name} {split}: the data has {info.rows} rows, the published split has "
                         f"{info.expected_rows}; scores cover this subset only")

@@ -224,19 +224,28 @@ def test_missing_optional_dependency_is_unavailable_not_zero(monkeypatch):
     assert "unavailable: pip install specs-eval[megabench]" in res.details["unavailable"]["answer"]
 
 
-def test_hub_loading_uses_pinned_revision_and_checks_counts(monkeypatch):
+def test_hub_loading_uses_pinned_revision_and_checks_counts(monkeypatch, tmp_path):
+    """No --data: the pinned revision's snapshot in the HF cache is read, and a config whose row count differs
+    from the published one is refused; a revision that is not cached is an error offline (never a download)."""
     import datasets
 
-    calls = []
+    from tests.hub_layouts import HubFixture, make_hf_cache
 
-    def fake_load_dataset(hf_id, config, split, revision):
-        calls.append((hf_id, config, split, revision))
-        return [dict(r) for r in mb_fixture.rows() if r["task_name"] != "fx_open_judge"]
+    def snapshot(tmp):
+        root = tmp / "MEGA-Bench"
+        rows = [dict(r) for r in mb_fixture.rows() if r["task_name"] != "fx_open_judge"]
+        (root / "core").mkdir(parents=True)
+        datasets.Dataset.from_list(rows).to_parquet(str(root / "core" / "test-00000-of-00001.parquet"))
+        return HubFixture(root, {}, {})
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    rev = "abc1230000000000000000000000000000000000"
+    fx = make_hf_cache(tmp_path, "TIGER-Lab/MEGA-Bench", snapshot, revision=rev)
+    monkeypatch.setenv("HF_HUB_CACHE", str(fx.root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(BenchmarkError, match="expected 6531"):
-        MegaBench(revision="abc123").load("core")
-    assert calls == [("TIGER-Lab/MEGA-Bench", "core", "test", "abc123")]
+        MegaBench(revision=rev).load("core")
+    with pytest.raises(BenchmarkError, match="not in the HF cache and offline mode"):
+        MegaBench(revision="f" * 40).load("core")
 
 
 def test_judge_with_images_and_ascii_art(fixture_dataset):

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit
-from specs_eval.benchmarks.local import content_hash, load_image, read_rows
+from specs_eval.benchmarks.hub import Checks, finish_load
+from specs_eval.benchmarks.local import content_hash
+from specs_eval.benchmarks.media import media_store
 from specs_eval.benchmarks.megabench import loader
 from specs_eval.benchmarks.megabench.official_outputs import (
     QueryRecord,
@@ -34,10 +36,12 @@ from specs_eval.benchmarks.megabench.official_outputs import (
     write_official_files,
 )
 from specs_eval.benchmarks.megabench.prompt import official_prompt as megabench_prompt
+from specs_eval.benchmarks.schemas import SCHEMAS
+from specs_eval.benchmarks.snapshot import locate
 from specs_eval.core.errors import BenchmarkError
 from specs_eval.core.judge import Judge
 from specs_eval.core.prompt import Prompt
-from specs_eval.core.records import DatasetInfo, Response, ScoreResult
+from specs_eval.core.records import Response, ScoreResult
 from specs_eval.rules.megabench import registry
 from specs_eval.rules.megabench.aggregate import keyword_stats, model_summary
 from specs_eval.rules.megabench.evaluate import QueryScore, evaluate_query, literal_field
@@ -105,35 +109,52 @@ class MegaBench(Benchmark):
 
     def load(self, split: str, data: str | Path | None = None, limit: int | None = None, seed: int = 0
              ) -> LoadedSplit:
+        return self._load(split, data, limit, "run")
+
+    def load_for_scoring(self, split: str, data: str | Path | None = None) -> LoadedSplit:
+        """Rows with the fields the official evaluator reads (``id``, ``task_name``, ``answer``, ``metric_info``)."""
+        return self._load(split, data, None, "score")
+
+    def _load(self, split: str, data: str | Path | None, limit: int | None, purpose: str) -> LoadedSplit:
         self.check_split(split)
-        if data is not None:
-            rows = read_rows(data, self.id_field)
-            loader.check_rows(rows, str(data))
-            if not self.task_meta:
-                self.task_meta = loader.load_task_meta(loader.find_task_meta(data))
-            rows = [r for r in rows if self._keep(r, split)]
-            if not rows:
+        loc = locate(data, split, loader.layout(self.revision), self.id_field)
+        rows, origins = loc.rows, loc.origins
+        if not self.task_meta:
+            self.task_meta = loader.load_task_meta(loader.find_task_meta(data if loc.kind in ("file", "folder")
+                                                                          else loc.root))
+        if loc.kind in ("file", "folder"):  # a local file may mix configs: keep this split's tasks
+            keep = [i for i, r in enumerate(rows) if self._keep(r, split)]
+            if not keep:
                 raise BenchmarkError(f"{data}: no rows belong to split {split!r}")
-            if self.media_root is None:
-                self.media_root = Path(data) if Path(data).is_dir() else Path(data).parent
-            source, path, hf_id, revision = "local", str(data), None, None
-        else:
-            rows = loader.load_hub(split, self.revision)
-            loader.check_rows(rows, f"{loader.HF_ID}:{split}")
-            expected = loader.EXPECTED[split][1]
-            if len(rows) != expected:
-                raise BenchmarkError(f"{loader.HF_ID}:{split} has {len(rows)} rows, expected {expected}: "
-                                     "the dataset changed; pin a revision or update EXPECTED")
-            if not self.task_meta:
-                self.task_meta = loader.load_task_meta(loader.find_task_meta(None))
-            source, path, hf_id, revision = "hf", None, loader.HF_ID, self.revision
-        self._index(rows)
-        if limit is not None:
-            rows = rows[:limit]
-        info = DatasetInfo(benchmark=self.name, split=split, source=source, hf_id=hf_id, revision=revision,
-                           config=split, path=path, rows=len(rows), content_hash=content_hash(rows),
-                           expected_rows=loader.EXPECTED[split][1] if data is None else None)
-        return LoadedSplit(rows=rows, info=info)
+            rows, origins = [rows[i] for i in keep], [origins[i] for i in keep]
+        if self.media_root is None:
+            self.media_root = loader.media_source(loc.root) if loc.kind in ("snapshot", "hf-cache") else loc.root
+        store = media_store(self.media_root)
+
+        def media(row: dict[str, Any]) -> str | None:
+            for col in ("global_media", "example_media", "query_media"):
+                try:
+                    paths = loader.media_list(row.get(col))
+                except BenchmarkError as e:
+                    return f"{col}: {e}"
+                for rel in paths:
+                    problem = store.problem(rel, f"{col} {rel}")
+                    if problem is not None:
+                        return f"{col}: {problem}"
+            return None
+
+        checks = Checks(schema=SCHEMAS[self.name][purpose], images=media if purpose == "run" else None)
+        loaded = finish_load(benchmark=self.name, split=split, rows=rows, origins=origins,
+                             source="hf" if data is None else "local", expected=loader.EXPECTED[split][1],
+                             limit=limit, id_field=self.id_field, checks=checks, hf_id=loc.hf_id, config=split,
+                             revision=loc.revision, pinned_revision=self.revision, path=data, files=loc.files,
+                             notes=loc.notes)
+        if data is not None and loc.kind in ("file", "folder"):
+            loaded.info.expected_rows = None  # a local file may hold any subset of tasks
+            loaded.info.notes = [n for n in loaded.info.notes if "the published split has" not in n]
+        self._index(loaded.rows)
+        loaded.info.content_hash = content_hash(loaded.rows)  # historical form: rows as loaded, ids included
+        return loaded
 
     def _index(self, rows: Sequence[dict[str, Any]]) -> None:
         per_task: dict[str, int] = defaultdict(int)
@@ -172,13 +193,9 @@ class MegaBench(Benchmark):
     # -- scoring -------------------------------------------------------------------------
     def _judge_images(self, row: dict[str, Any]) -> list[Any]:
 
-        out = []
-        for rel in loader.media_list(row.get("query_media")):
-            if loader.is_video_file(rel):
-                continue
-            path = Path(rel) if self.media_root is None else self.media_root / rel
-            out.append(load_image(str(path), None, what=f"judge image {rel}"))
-        return out
+        store = media_store(self.media_root)
+        return [store.image(rel, f"judge image {rel}") for rel in loader.media_list(row.get("query_media"))
+                if not loader.is_video_file(rel)]
 
     def score(self, rows: Sequence[dict[str, Any]], responses: Sequence[Response], profile: str | None = None
               ) -> list[ScoreResult]:

@@ -5,12 +5,16 @@ Why: rows stay exactly as stored in ``TIGER-Lab/MEGA-Bench`` (strings untouched,
 forms; parsed copies are derived on demand), so the official rules read what the
 official evaluator reads. VLMEvalKit's conversion collapses whitespace; we never do.
 
-Sources:
-* hub: ``datasets.load_dataset("TIGER-Lab/MEGA-Bench", config, split="test",
-  revision=REVISION)``; media come from the dataset's ``data.zip``, unpacked in a
-  folder given by ``media_root`` (or ``$MEGABENCH_MEDIA_ROOT``) that contains ``data/…``;
-* local: ``--data PATH`` (``.jsonl`` / ``.json`` / ``.parquet`` / ``save_to_disk``
-  folder) in the same schema; media paths resolve against the file's folder.
+Sources (``benchmarks.snapshot``):
+* the hub at the pinned ``REVISION`` (the HF cache first, then only ``<config>/test-*.parquet``
+  is downloaded: ``data.zip`` is 9 GB);
+* ``--data SNAPSHOT``: the repo as downloaded (``core/``, ``open/``, ``core_single_image/``,
+  ``open_single_image/`` + ``data.zip``), or its HF cache folder;
+* ``--data FILE`` (``.jsonl`` / ``.json`` / ``.parquet`` / ``save_to_disk`` folder) in the same schema.
+
+Media: ``media_root`` (or ``$MEGABENCH_MEDIA_ROOT``: a folder containing ``data/…``, or the
+``data.zip`` itself); else ``data/`` or ``data.zip`` beside the parquet folders, read from the
+archive without unpacking (``benchmarks.media``); else the data file's folder.
 
 Task keywords (skills, input_format, output_format, num_input, app) come from an
 ``all_task_meta.json`` file (the official ``megabench/tools/all_task_meta.json``):
@@ -25,11 +29,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from specs_eval.benchmarks.snapshot import Layout, SplitFiles, shard_files
 from specs_eval.core.errors import BenchmarkError
 
 HF_ID = "TIGER-Lab/MEGA-Bench"
-#: pinned dataset revision; override with ``MegaBench(revision=...)`` when the hub moves
-REVISION = "main"
+#: pinned dataset revision: TIGER-Lab/MEGA-Bench@8107ecd6 ("Update README.md"; the four config folders and
+#: data.zip unchanged since the 2024-10-18 upload, read on the hub's tree/commit pages). Override with
+#: ``MegaBench(revision=...)`` or SPECS_EVAL_MEGABENCH_REVISION.
+REVISION = os.environ.get("SPECS_EVAL_MEGABENCH_REVISION", "8107ecd6c1971ab2edf7d6e640cbf6c9f1799209")
 CONFIGS = ("core", "open", "core_single_image", "open_single_image")
 #: (tasks, queries) per config, from the official result files (docs/megabench.md)
 EXPECTED = {"core": (440, 6531), "open": (65, 1158), "core_single_image": (273, 4108),
@@ -52,6 +59,26 @@ def media_list(value: Any) -> list[str]:
     if not isinstance(parsed, list | tuple):
         raise BenchmarkError(f"media field is not a list: {str(value)[:80]!r}")
     return [str(v) for v in parsed]
+
+
+def layout(revision: str | None = REVISION) -> Layout:
+    """``<config>/test-*.parquet`` per config (all shards present), as on the hub."""
+
+    def files(root: Path, split: str) -> SplitFiles | None:
+        if not any((root / c).is_dir() for c in CONFIGS):
+            return None
+        return SplitFiles(shard_files(root / split, "test", f"{HF_ID} {split}"))
+
+    return Layout(HF_ID, revision, files, lambda split: [f"{split}/test-*.parquet"])
+
+
+def media_source(root: Path) -> Path:
+    """Where a snapshot keeps its media: an unpacked ``data/`` folder (its parent), else ``data.zip``."""
+    if (root / "data").is_dir():
+        return root
+    if (root / "data.zip").is_file():
+        return root / "data.zip"
+    return root
 
 
 def check_rows(rows: list[dict[str, Any]], where: str) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from specs_eval.benchmarks.local import load_image
+from specs_eval.benchmarks.media import MediaStore, media_store
 from specs_eval.benchmarks.megabench.loader import is_video_file, media_list
 from specs_eval.core.errors import BenchmarkError
 from specs_eval.core.prompt import Prompt
@@ -67,7 +68,7 @@ def video_frames(path: Path, max_frames: int) -> tuple[list[Any], int]:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _FRAME_SUFFIXES)
         if not files:
             raise BenchmarkError(f"video folder {path} has no frame images")
-        return [load_image(str(files[i]), None, what=f"frame of {path}") for i in
+        return [load_image(files[i].name, path, what=f"frame of {path}") for i in
                 uniform_indices(len(files), max_frames)], len(files)
     if not path.exists():
         raise BenchmarkError(f"video not found: {path}")
@@ -101,8 +102,30 @@ def video_frames(path: Path, max_frames: int) -> tuple[list[Any], int]:
     return out, total
 
 
-def _section(text: str, media: list[str], root: Path | None, demo: bool, parts: list[dict[str, Any]],
+def _archive_video(store: MediaStore, rel: str, max_frames: int, what: str) -> tuple[list[Any], int]:
+    """A video read out of ``data.zip``: a folder of frame images, or a video file decoded by PyAV in memory."""
+    import io
+
+    frames = store.frame_members(rel, what)
+    if frames is not None:
+        return [store.image(f, what) for f in (frames[i] for i in uniform_indices(len(frames), max_frames))], len(frames)
+    data = store.video_bytes(rel, what)
+    try:
+        import av
+    except ImportError:
+        raise BenchmarkError(f"{what}: video {rel} inside {store.describe()} needs PyAV to be read without "
+                             "unpacking (or unzip data.zip and point MEGABENCH_MEDIA_ROOT at it)") from None
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            decoded = [f.to_image().convert("RGB") for f in container.decode(video=0)]
+    except Exception as e:
+        raise BenchmarkError(f"{what}: cannot decode video {rel} ({type(e).__name__}: {e})") from None
+    return [decoded[i] for i in uniform_indices(len(decoded), max_frames)], len(decoded)
+
+
+def _section(text: str, media: list[str], root: Path | MediaStore | None, demo: bool, parts: list[dict[str, Any]],
              images: list[Any], log: MediaLog, what: str) -> None:
+    store = root if isinstance(root, MediaStore) else media_store(root)
     chunks = _PLACEHOLDER.split(text or "")
     n_placeholders = sum(1 for c in chunks if c in ("<image>", "<video>"))
     if n_placeholders != len(media):
@@ -112,9 +135,12 @@ def _section(text: str, media: list[str], root: Path | None, demo: bool, parts: 
         if chunk in ("<image>", "<video>"):
             rel = media[k]
             k += 1
-            path = Path(rel) if root is None or Path(rel).is_absolute() else root / rel
             if is_video_file(rel):
-                frames, total = video_frames(path, DEMO_VIDEO_FRAMES if demo else MAX_QUERY_VIDEO_FRAMES)
+                budget = DEMO_VIDEO_FRAMES if demo else MAX_QUERY_VIDEO_FRAMES
+                if store.archive is not None:
+                    frames, total = _archive_video(store, rel, budget, f"{what} video {rel}")
+                else:
+                    frames, total = video_frames(store.path(rel, f"{what} video {rel}"), budget)
                 log.videos[rel] = {"sampled_frames": len(frames), "total_frames": total}
                 parts.append({"type": "text", "text": VIDEO_START})
                 for frame in frames:
@@ -125,7 +151,7 @@ def _section(text: str, media: list[str], root: Path | None, demo: bool, parts: 
                 if demo and demo_images >= MAX_DEMO_IMAGES:
                     log.skipped_demo_images += 1
                     continue
-                images.append(load_image(str(path), None, what=f"{what} image {rel}"))
+                images.append(store.image(rel, f"{what} image {rel}"))
                 parts.append({"type": "image", "index": len(images) - 1})
                 demo_images += demo
             log.images = len(images)
@@ -133,7 +159,7 @@ def _section(text: str, media: list[str], root: Path | None, demo: bool, parts: 
             parts.append({"type": "text", "text": chunk.strip()})
 
 
-def official_prompt(row: dict[str, Any], media_root: Path | None) -> tuple[Prompt, MediaLog]:
+def official_prompt(row: dict[str, Any], media_root: Path | MediaStore | None) -> tuple[Prompt, MediaLog]:
     """The official interleaved prompt of one row."""
     parts: list[dict[str, Any]] = []
     images: list[Any] = []
