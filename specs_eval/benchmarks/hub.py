@@ -177,13 +177,13 @@ def load_located(*, benchmark: str, split: str, data: str | Path | None, layout:
     ``prepare`` adapts rows in place (ids to strings, an answer file's ``ground_truth``).
     """
     loc = locate(data, split, layout, id_field)
-    notes = list(loc.notes)
     if tag is not None and loc.kind in ("file", "folder"):
         loc.rows, loc.origins, more = split_tag_filter(loc.rows, loc.origins, split, tag,
                                                        f"{benchmark} {data}")
-        notes += more
+        loc.notes += more
     if prepare is not None:
         prepare(loc)
+    notes = list(loc.notes)
     for r in loc.rows:
         r["_base_dir"] = str(loc.root)
     source = "hf" if data is None else "local"

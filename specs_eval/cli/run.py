@@ -164,7 +164,7 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
             outcome.run_dir = parent
         run_dirs.append(outcome.run_dir)
         for line in dataset_warnings(outcome.manifest.datasets, limited=limit is not None):
-            console.print(f"[yellow]warning:[/yellow] {line}")
+            click.secho(f"warning: {line}", fg="yellow", err=True)  # shown even with --quiet
         print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
         if not no_report:
             from specs_eval.cli.tables import write_run_report
