@@ -57,9 +57,12 @@ class Checks:
 def split_tag_filter(rows: list[dict[str, Any]], origins: list[Origin], split: str,
                      tag: Callable[[dict[str, Any]], Any], where: str, known: Any = None
                      ) -> tuple[list[dict[str, Any]], list[Origin], list[str]]:
-    """Keep the rows tagged ``split``. Rows without any tag are one split's file and all kept; a
-    split no row is tagged with is an error listing the tags the data has (issue 16: a typo used
-    to take every row)."""
+    """Keep the rows tagged ``split``.
+
+    Untagged data is one split's file (all rows kept); a split no row is tagged with is an error
+    listing the tags the data has (issue 16: a typo used to take every row). An untagged row in a
+    file of one tag belongs to that split; in a file of several tags it is ambiguous: an error.
+    """
     tags = [tag(r) for r in rows]
     present = sorted({str(t) for t in tags if t not in (None, "")})
     if not present:
@@ -67,10 +70,12 @@ def split_tag_filter(rows: list[dict[str, Any]], origins: list[Origin], split: s
     if split not in present:
         raise BenchmarkError(f"{where}: no row has split {split!r}; the split tags in the data are: "
                              f"{', '.join(present[:12])}")
-    keep = [i for i, t in enumerate(tags) if str(t) == split]
-    untagged = sum(1 for t in tags if t in (None, ""))
-    notes = [f"{untagged} row(s) without a split tag left out (the data tags its other rows)"] if untagged else []
-    return [rows[i] for i in keep], [origins[i] for i in keep], notes
+    untagged = [i for i, t in enumerate(tags) if t in (None, "")]
+    if untagged and len(present) > 1:
+        raise BenchmarkError(f"{where}: {origins[untagged[0]]} has no split tag (metadata.split) in data holding "
+                             f"several splits ({', '.join(present[:12])}); tag it")
+    keep = [i for i, t in enumerate(tags) if str(t) == split or t in (None, "")]
+    return [rows[i] for i in keep], [origins[i] for i in keep], []
 
 
 def finish_load(

@@ -70,7 +70,7 @@ def read_predictions(path: str | Path) -> PredictionFile:
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a byte-order mark is not line 1's JSON
             except UnicodeDecodeError as e:
                 problems.append(f"line {n}: not valid UTF-8 ({e.reason} at byte {e.start})")
                 continue
