@@ -216,13 +216,30 @@ def load_image(value: Any, base_dir: str | Path | None = None, what: str = "imag
             return datapaths.open_image(_b64(value.split(",", 1)[-1], what), what)
         if datapaths.is_url(value):
             return datapaths.open_image(datapaths.fetch_url(value, what), what)
-        if len(value) > 256 and _BASE64.match(value[:4096]) and "/" not in value[:64].strip("/"):
+        if _looks_base64(value):
             return datapaths.open_image(_b64(value, what), what)
         path = datapaths.resolve_in(value, base_dir, what)
         if not path.is_file():
             raise BenchmarkError(f"{what}: file not found: {value} (in {base_dir})")
         return datapaths.open_image(path, what)
     raise BenchmarkError(f"{what}: unsupported value of type {type(value).__name__}")
+
+
+_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _looks_base64(value: str) -> bool:
+    """Only base64 characters (a file name has a ``.``) and long, or decoding to an image's magic bytes:
+    an embedded image, not a path."""
+    if _BASE64.fullmatch(value) is None:
+        return False
+    if len(value) > 256:
+        return True
+    try:
+        head = base64.b64decode(value[:16] + "=" * (-len(value[:16]) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return head.startswith(_MAGIC)
 
 
 def _b64(text: str, what: str) -> bytes:
@@ -252,8 +269,7 @@ def image_ref_error(value: Any, base_dir: str | Path | None, what: str) -> str |
                 return image_ref_error(str(value["path"]), base_dir, what)
             return "neither bytes nor path"
         if isinstance(value, str):
-            if value.startswith("data:") or (len(value) > 256 and _BASE64.match(value[:4096])
-                                             and "/" not in value[:64].strip("/")):
+            if value.startswith("data:") or _looks_base64(value):
                 return None
             if datapaths.is_url(value):
                 if not datapaths.policy().allow_urls:
