@@ -330,3 +330,15 @@ def test_run_takes_one_data_path_per_benchmark(micro_model: Path, tmp_path: Path
     r = run_cli("run", "-m", str(micro_model), "-b", "mathvista", "-b", "mmmu", "--data", str(mv.root),
                 "--out", str(out), env=_cli_env(tmp_path))
     assert r.returncode == 2 and "BENCHMARK=PATH" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_training_data_path_takes_a_snapshot(tmp_path: Path) -> None:
+    """The pipeline's ``data.path`` goes through the same loaders: an MMMU snapshot gives its rows and images."""
+    from training.config import DataConfig
+    from training.data import load_items
+
+    fx = make_mmmu_snapshot(tmp_path)
+    items, info = load_items(DataConfig(benchmark="mmmu", split="validation", path=str(fx.root), limit=None))
+    assert len(items) == 31 and info.files and len(info.files) == 30
+    assert {i.id: [im.size for im in i.prompt.images] for i in items} == {
+        k: list(e.image_sizes) for k, e in fx.expected.items() if e.split == "validation"}

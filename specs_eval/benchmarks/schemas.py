@@ -305,15 +305,18 @@ class ToyMeta(BaseModel):
     split: str | None = None
 
 
-class ToyRun(_Row):
+class ToyScore(_Row):
     pid: Id
-    query: Text
     answer: Text
     answer_type: Literal["text", "integer", "float", "list"]
-    question_type: Literal["multi_choice", "free_form"]
     choices: list[Text] | None = None
     precision: float | None = None
     metadata: ToyMeta | None = None
+
+
+class ToyRun(ToyScore):
+    query: Text
+    question_type: Literal["multi_choice", "free_form"]
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -325,7 +328,7 @@ SCHEMAS: dict[str, dict[str, type[BaseModel]]] = {
     "mathvision": {"score": MathVisionScore, "run": MathVisionRun},
     "mathverse": {"score": MathVerseScore, "run": MathVerseRun},
     "megabench": {"score": MegaBenchScore, "run": MegaBenchRun},
-    "toyworld": {"score": ToyRun, "run": ToyRun},
+    "toyworld": {"score": ToyScore, "run": ToyRun},
 }
 
 

@@ -96,7 +96,13 @@ class ToyWorld(Benchmark):
                            content_hash=content_hash([{"h": world.record_hash(r)} for r in rows]), seed=seed)
         return LoadedSplit(rows=rows, info=info)
 
-    def _load_local(self, split: str, data: str | Path, limit: int | None) -> LoadedSplit:
+    def load_for_scoring(self, split: str, data: str | Path | None = None) -> LoadedSplit:
+        """Local rows need only what ``score_toy`` reads (``pid``, ``answer``, ``answer_type``, ``choices``)."""
+        if data is None:
+            return self.load(split)
+        return self._load_local(split, data, None, purpose="score")
+
+    def _load_local(self, split: str, data: str | Path, limit: int | None, purpose: str = "run") -> LoadedSplit:
         """Toy-world rows from local files (``specs-eval toyworld export``): split by ``metadata.split``,
         each row validated (``schemas.ToyRun``), images confined to the data folder."""
         rows, origins = read_rows_with_origin(data, self.id_field)
@@ -114,7 +120,8 @@ class ToyWorld(Benchmark):
 
         loaded = finish_load(benchmark=self.name, split=split, rows=rows, origins=origins, source="local",
                              expected=None, limit=limit, id_field="pid", path=data, notes=notes,
-                             checks=Checks(schema=SCHEMAS[self.name]["run"], images=images))
+                             checks=Checks(schema=SCHEMAS[self.name][purpose],
+                                           images=images if purpose == "run" else None))
         # the toy world's local hash keeps its historical form: every field but the image column
         loaded.info.content_hash = content_hash([{k: v for k, v in r.items() if k != "decoded_image"}
                                                  for r in loaded.rows])
