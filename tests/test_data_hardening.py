@@ -282,3 +282,13 @@ def test_run_skips_and_records_bad_rows_and_counts_a_huge_image(micro_model: Pat
                                  .read_text().splitlines())}
     assert "400,000,000 pixels exceeds the image limit" in gens[rows[0]["pid"]]["error"]
     assert not gens[rows[3]["pid"]]["error"]  # metadata: null loads and runs
+
+
+def test_the_same_item_from_two_folders_has_one_doc_hash(tmp_path):
+    """doc_hash is the item's content: a loader's private ``_base_dir`` (a machine path) is not part of it,
+    so comparing two runs of the same data read from different folders is not refused as 'different content'."""
+    from specs_eval.core.prompt import row_hash
+
+    row = {"pid": "1", "query": "q", "answer": "A"}
+    assert row_hash({**row, "_base_dir": str(tmp_path / "a")}) == row_hash({**row, "_base_dir": str(tmp_path / "b")})
+    assert row_hash(row) != row_hash({**row, "answer": "B"})

@@ -111,9 +111,13 @@ def image_hash(img: Any) -> str:
 
 
 def row_hash(row: dict[str, Any]) -> str:
-    """Stable hash of a row's JSON-able fields (images hashed by pixels)."""
+    """Stable hash of a row's content fields (images hashed by pixels).
+
+    Private keys (``_base_dir`` and the like, set by loaders) are left out: the same item read
+    from two folders is the same item.
+    """
     h = hashlib.sha256()
-    for k in sorted(row):
+    for k in sorted(k for k in row if not k.startswith("_")):
         v = row[k]
         h.update(k.encode() + b"=")
         if hasattr(v, "tobytes"):
