@@ -10,9 +10,11 @@ of the same families, and hypothesis adds long repetitions of tokens that drive
 backtracking (nested brackets, repeated tags, digits, LaTeX, whitespace runs).
 
 How: every call runs in the time-budget module's forked worker (so a regression fails
-after ``HANG_GUARD_S`` instead of hanging the suite); the worker times the call itself,
-and each call must take less than ``BOUND_S``: ordinary calls take milliseconds, so the
-bound leaves room for a busy machine, and every former case exceeded it many times over.
+after three times its bound instead of hanging the suite); the worker times the call
+itself, and each call must take less than ``BOUND_S``: ordinary calls take
+milliseconds, so the bound leaves room for a busy machine, and every former case
+exceeded it many times over. The one exception is MEGA-Bench's sympy LaTeX equality,
+held to upstream's own 15 s limit (``SYMPY_BOUND_S``).
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ from specs_eval.scoring import mathvista as mv
 from specs_eval.scoring.engine import answer_view
 from specs_eval.scoring.megabench import conversions, jsonish, parsers, registry
 from specs_eval.scoring.megabench.evaluate import evaluate_query
+from specs_eval.scoring.megabench.metrics import constrained, latex
 from tests.conftest import mathvista_row, mmmu_row
 from tests.megabench import mb_fixture
 
 BOUND_S = 2.0
-HANG_GUARD_S = 3 * BOUND_S
 
 MV_ROWS = {
     "mc": mathvista_row("1"),
@@ -87,13 +89,19 @@ def _mb_parse(parser: str, text: str) -> Any:
     return parsers.parse_response(parser, text, {"answer": "x"})
 
 
+def _mb_constraint(name: str, value: str, text: str) -> Any:
+    return constrained.check_constraint(text, name, value)
+
+
 def _mb_query(row: dict[str, Any], text: str) -> Any:
     return evaluate_query(row, text)
 
 
 def _mb_metric(name: str) -> Callable[[str], Any]:
-    fn = registry.METRICS[name].fn
-    return lambda t: (fn(t, "[1, 2]"), fn(t, "\\frac{1}{2}"), fn(t, "x^{2}"))  # type: ignore[misc]
+    """One call of a value metric against a gold answer of its kind."""
+    spec = registry.METRICS[name]
+    gold = "\\frac{x}{2}" if spec.family in ("latex", "numbers") else "[1, 2]"
+    return lambda t: spec.fn(t, gold)  # type: ignore[misc]
 
 
 #: the public parsing and scoring entry points, each applied to one response text
@@ -144,6 +152,8 @@ ENTRY_POINTS: dict[str, Callable[[str], Any]] = {
                                         conversions.cast_to_dict(t), conversions.str_to_bboxes(t),
                                         conversions.parse_bboxes_from_xml(t)),
     **{f"megabench.metric.{m}": _mb_metric(m) for m in MB_VALUE_METRICS},
+    "megabench.constraint.poetry_meter": partial(_mb_constraint, "poetry_meter", "iambic"),
+    "megabench.constraint.syllables": partial(_mb_constraint, "syllables", "[5,7][7]"),
     **{f"megabench.evaluate_query.{r['task_name']}.{r['id']}": partial(_mb_query, r) for r in MB_ROWS},
 }
 
@@ -182,6 +192,8 @@ CORPUS: dict[str, str] = {
     "equals": "= 1 " * 5_000,
     "minus_ones": "-1" * 10_000,
     "frac": "\\frac{1}{" * 2_200,
+    # ambiguous stresses: the former meter search took 2.7 s on these 25 words
+    "iambic_line": " ".join(["record", "present", "object"] * 8 + ["beautiful"]),
 }
 
 
@@ -203,14 +215,29 @@ def _warm_up() -> None:
 _warm_up()
 
 
+#: MEGA-Bench's LaTeX equality is sympy's ``Expr.equals`` (a simplification plus numeric
+#: probes), which takes seconds on some symbolic input of a few hundred characters
+#: (``e-e-…``: 1-4 s); upstream bounds it with a 15 s alarm, which we keep (it works in the
+#: scorer's main thread and in the budget's worker), so those entries are held to that
+SYMPY_BOUND_S = latex.LATEX_TIMEOUT_S + 3
+
+
+def _uses_sympy_equality(name: str) -> bool:
+    return "latex_expr_equality" in name or name.startswith("megabench.evaluate_query.fx_latex")
+
+
 def slow_calls(texts: dict[str, str], names: list[str] | None = None) -> list[tuple[str, str, float]]:
-    """``(entry point, input, seconds)`` of every call at or over ``BOUND_S`` (inf: killed)."""
+    """``(entry point, input, seconds)`` of every call at or over its bound (inf: killed)."""
     names = names or list(ENTRY_POINTS)
-    calls = [(n, t) for t in texts.values() for n in names]
-    labels = [(n, k) for k in texts for n in names]
-    took = budget.map_with_budget(_timed, calls, HANG_GUARD_S, on_overrun=lambda s: math.inf,
-                                  on_error=lambda m: math.inf, on_death=lambda m: math.inf)
-    return [(n, k, t) for (n, k), t in zip(labels, took, strict=True) if t >= BOUND_S]
+    slow = []
+    for group, bound in (([n for n in names if not _uses_sympy_equality(n)], BOUND_S),
+                         ([n for n in names if _uses_sympy_equality(n)], SYMPY_BOUND_S)):
+        calls = [(n, t) for t in texts.values() for n in group]
+        labels = [(n, k) for k in texts for n in group]
+        took = budget.map_with_budget(_timed, calls, 3 * bound, on_overrun=lambda s: math.inf,
+                                      on_error=lambda m: math.inf, on_death=lambda m: math.inf)
+        slow += [(n, k, t) for (n, k), t in zip(labels, took, strict=True) if t >= bound]
+    return slow
 
 
 def test_corpus_names_every_entry_point_family() -> None:
@@ -238,7 +265,7 @@ def test_the_budget_guard_catches_a_hang() -> None:
     try:
         start = time.monotonic()
         assert slow_calls({"x": "x"}, ["_hang"]) == [("_hang", "x", math.inf)]
-        assert time.monotonic() - start < HANG_GUARD_S + 5
+        assert time.monotonic() - start < 3 * BOUND_S + 5
     finally:
         del ENTRY_POINTS["_hang"]
 
