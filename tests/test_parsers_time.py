@@ -134,8 +134,9 @@ ENTRY_POINTS: dict[str, Callable[[str], Any]] = {
     **{f"MMMU.score.{p}": partial(_score, MMMU(), MMMU_ROWS, p) for p in MMMU.profiles},
     # MATH-Vision, MathVerse
     "mathvision.extract_model_answer": mvr.extract_model_answer,
-    "mathvision.is_equal": lambda t: (mvr.is_equal(t, "1"), mvr.is_equal(t, "(1,2)"),
-                                      mvr.is_equal(mvr.extract_model_answer(t), "\\frac{1}{2}")),
+    "mathvision.is_equal.number": lambda t: mvr.is_equal(t, "1"),
+    "mathvision.is_equal.tuple": lambda t: mvr.is_equal(t, "(1,2)"),
+    "mathvision.is_equal.extracted": lambda t: mvr.is_equal(mvr.extract_model_answer(t), "\\frac{1}{2}"),
     "MathVision.score": partial(_score, MathVision(), [MATHVISION_ROW, MATHVISION_FREE], "official"),
     "mathverse.extract_letter": mvs.extract_letter,
     "MathVerse.score.rules": partial(_score, MathVerse(), MATHVERSE_ROWS, "rules"),
