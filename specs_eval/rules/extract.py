@@ -15,13 +15,28 @@ import re
 # the tail, so bound the work by looking at the last characters.
 MAX_SCAN = 20_000
 
-_THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_ANSWER_IS_RE = re.compile(
-    # the phrase ends at a sentence-final period (not a decimal point), a newline or the end
-    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*[:\s]*([^\n]+?)\s*(?:\.(?=\s|$)|\n|$)", re.IGNORECASE
+# Tags are found with one forward scan each (``_blocks``), not with ``<t>(.*?)</t>``
+# regexes: those rescan the rest of the text from every unclosed opening tag, which is
+# quadratic (``</think>`` + ``<think>`` x 150k took more than 10 minutes).
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+_ANSWER_OPEN = re.compile(r"<answer>", re.IGNORECASE)
+_ANSWER_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
+_FINAL_OPEN = re.compile(r"<final>", re.IGNORECASE)
+_FINAL_CLOSE = re.compile(r"</final>", re.IGNORECASE)
+# "the answer is …" is matched in two steps (``answer_is``): this head, then a linear scan
+# for where the phrase ends, with exactly the result of the former single regex
+# ``(?:final answer|the answer|answer)\s*(?:is|:)\s*[:\s]*([^\n]+?)\s*(?:\.(?=\s|$)|\n|$)``
+# (the phrase ends at a sentence-final period, not a decimal point, a newline or the end),
+# whose nested whitespace quantifiers backtracked quadratically on long lines.
+_ANSWER_IS_HEAD = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:)", re.IGNORECASE)
+_COLONS_AND_SPACE = re.compile(r"[:\s]*")
+_SPACE_RUN = re.compile(r"\s*")
+# ``[ \t]*\**[ \t]*`` written so that each character has one way to match (same language,
+# same greedy capture), which keeps the scan linear on long runs of spaces.
+_ANSWER_LINE_RE = re.compile(
+    r"(?:^|\n)[ \t]*(?:\*+[ \t]*)?answer[ \t]*(?:\*+[ \t]*)?:[ \t]*(?:\*+[ \t]*)?([^\n]*)", re.IGNORECASE
 )
-_FINAL_TAG_RE = re.compile(r"<final>(.*?)</final>", re.DOTALL | re.IGNORECASE)
 _NUMBER_RE = re.compile(r"-?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|-?\.\d+")
 _LETTER_PAREN_RE = re.compile(r"\(([A-Z])\)")
 _BARE_LETTER_RE = re.compile(r"^\(?([A-Z])\)?[.:)]?$")
@@ -32,15 +47,53 @@ def tail(text: str, n: int = MAX_SCAN) -> str:
     return text if len(text) <= n else text[-n:]
 
 
+def _blocks(text: str, open_re: re.Pattern[str], close_re: re.Pattern[str]) -> list[tuple[int, int, int, int]]:
+    """``(start, inner_start, inner_end, end)`` of each complete block, left to right.
+
+    The same blocks as ``re.finditer(open + "(.*?)" + close, text, re.DOTALL)``: from each
+    opening tag to the first closing tag after it, non-overlapping. An opening tag with no
+    closing tag after it ends the scan (no later opening tag can have one either), so the
+    cost is one pass over the text.
+    """
+    out = []
+    pos = 0
+    while True:
+        o = open_re.search(text, pos)
+        if o is None:
+            return out
+        c = close_re.search(text, o.end())
+        if c is None:
+            return out
+        out.append((o.start(), o.end(), c.start(), c.end()))
+        pos = c.end()
+
+
 def strip_think(text: str) -> str:
     """Remove complete ``<think>…</think>`` blocks; an unclosed one removes nothing.
 
-    Keeping the raw text beside this is the caller's job (records store both).
+    Keeping the raw text beside this is the caller's job (records store both). Linear in
+    the length of the text.
     """
     if "</think>" in text and "<think>" not in text:
         # Some models omit the opening tag (the template opened it): drop up to the close.
         return text.split("</think>", 1)[1].strip()
-    return _THINK_RE.sub("", text).strip()
+    blocks = _blocks(text, _THINK_OPEN, _THINK_CLOSE)
+    if not blocks:
+        return text.strip()
+    kept, pos = [], 0
+    for start, _, _, end in blocks:
+        kept.append(text[pos:start])
+        pos = end
+    kept.append(text[pos:])
+    return "".join(kept).strip()
+
+
+def _last_block(text: str, open_re: re.Pattern[str], close_re: re.Pattern[str]) -> str | None:
+    found = _blocks(text, open_re, close_re)
+    if not found:
+        return None
+    _, a, b, _ = found[-1]
+    return text[a:b]
 
 
 def last_boxed(text: str) -> str | None:
@@ -68,63 +121,123 @@ def last_boxed(text: str) -> str | None:
 
 def answer_tag(text: str) -> str | None:
     """Content of the last complete ``<answer>…</answer>`` block."""
-    found = _ANSWER_TAG_RE.findall(tail(text))
-    return found[-1].strip() if found else None
+    found = _last_block(tail(text), _ANSWER_OPEN, _ANSWER_CLOSE)
+    return found.strip() if found is not None else None
 
 
 def final_tag(text: str) -> str | None:
-    found = _FINAL_TAG_RE.findall(tail(text))
-    return found[-1].strip() if found else None
+    found = _last_block(tail(text), _FINAL_OPEN, _FINAL_CLOSE)
+    return found.strip() if found is not None else None
 
 
 def answer_line(text: str) -> str | None:
     """The value after the last ``Answer:`` that starts a line (bold allowed)."""
     t = tail(text).rstrip()
-    matches = list(re.finditer(r"(?:^|\n)[ \t]*\**[ \t]*answer[ \t]*\**[ \t]*:[ \t]*\**[ \t]*([^\n]*)", t, re.I))
+    matches = list(_ANSWER_LINE_RE.finditer(t))
     if not matches:
         return None
     value = matches[-1].group(1).strip().strip("*").strip()
     return value or None
 
 
+def _phrase_end(t: str, start: int) -> int:
+    r"""End of the shortest non-empty phrase from ``start`` that a sentence end follows.
+
+    A sentence end is optional whitespace then a newline, a period followed by whitespace
+    or the end, or the end of the text (the regex ``([^\n]+?)\s*(?:\.(?=\s|$)|\n|$)``).
+    A whitespace run is examined once: inside it the answer cannot change.
+    """
+    n, i = len(t), start + 1
+    while i < n:
+        c = t[i]
+        if c.isspace():
+            j = _SPACE_RUN.match(t, i).end()
+            if "\n" in t[i:j] or j >= n or (t[j] == "." and (j + 1 >= n or t[j + 1].isspace())):
+                return i
+            i = j
+            continue
+        if c == "." and (i + 1 >= n or t[i + 1].isspace()):
+            return i
+        i += 1
+    return n
+
+
+def _answer_is_phrases(t: str) -> list[str]:
+    """Every phrase the former ``_ANSWER_IS_RE.findall`` returned, in order, in linear time."""
+    out: list[str] = []
+    pos, n = 0, len(t)
+    while True:
+        head = _ANSWER_IS_HEAD.search(t, pos)
+        if head is None:
+            return out
+        q = head.end()
+        start = _COLONS_AND_SPACE.match(t, q).end()
+        if start < n:
+            end = _phrase_end(t, start)
+            out.append(t[start:end])
+            pos = end  # what follows the phrase up to the match's end is whitespace or "."
+            continue
+        # Only colons and whitespace follow the head: the regex then settles on the last
+        # character that is not a newline (or fails here and moves on).
+        last = next((i for i in range(n - 1, q - 1, -1) if t[i] != "\n"), None)
+        if last is None:
+            pos = head.start() + 1
+            continue
+        out.append(t[last : last + 1])
+        return out
+
+
 def answer_is(text: str) -> str | None:
     """The phrase after the last "the answer is" / "answer:" anywhere in the text."""
-    found = _ANSWER_IS_RE.findall(tail(text))
+    found = _answer_is_phrases(tail(text))
     if not found:
         return None
     value = found[-1].strip().strip("*$ ").rstrip(".")
     return value or None
 
 
-_JSON_ATTEMPTS = 64
+#: total characters the JSON decoder may examine per character of text in ``json_answer``
+JSON_WORK_FACTOR = 64
+_JSON = json.JSONDecoder()
+# where an object can start: "{" then optional JSON whitespace then a key or "}"
+_OBJECT_START = re.compile(r'\{[ \t\n\r]*["}]')
 
 
 def json_answer(text: str, key: str = "answer") -> str | None:
     """``key`` of the last JSON object in the text (code fences allowed).
 
-    At most ``_JSON_ATTEMPTS`` candidate spans are parsed, so text full of braces
-    (``\\frac{1}{…`` repeated) costs linear time, not one parse per pair of braces.
+    "Last" means: among the substrings that start with ``{`` and end with ``}`` and parse
+    as JSON, the one that ends last (the shortest of those if several end there); if it
+    is an object with ``key``, its value, else the next one ending earlier, and so on.
+
+    Each ``{`` is decoded once (a JSON value has one parse from a given start, so
+    ``text[s:e]`` parses exactly when decoding from ``s`` stops at ``e``), instead of
+    trying every ``{``/``}`` pair (cubic: ``{a}`` x 6667 took 68 s). Bound: when the
+    decoder has examined ``JSON_WORK_FACTOR`` times the text's length without an answer
+    (only crafted input gets there), the search stops and returns ``None``.
     """
     t = tail(text)
     t = re.sub(r"```(?:json)?", "", t)
-    attempts = _JSON_ATTEMPTS
-    end = t.rfind("}")
-    while end >= 0:
-        start = t.rfind("{", 0, end)
-        while start >= 0:
-            attempts -= 1
-            if attempts < 0:
-                return None
-            try:
-                obj = json.loads(t[start : end + 1])
-            except (ValueError, RecursionError):
-                start = t.rfind("{", 0, start)
-                continue
-            if isinstance(obj, dict) and key in obj:
-                v = obj[key]
-                return v if isinstance(v, str) else json.dumps(v)
-            break
-        end = t.rfind("}", 0, end)
+    n = len(t)
+    best: dict[int, tuple[int, object]] = {}  # end -> (largest start, value)
+    budget = JSON_WORK_FACTOR * n + 100_000
+    for m in _OBJECT_START.finditer(t):  # any other "{" cannot start a JSON object
+        start = m.start()
+        try:
+            obj, end = _JSON.raw_decode(t, start)
+            budget -= end - start
+            best[end] = (start, obj)
+        except json.JSONDecodeError as e:
+            budget -= max(1, e.pos - start)
+        except (ValueError, RecursionError):
+            budget -= n - start
+        if budget < 0:
+            return None
+    for end in sorted(best, reverse=True):
+        obj = best[end][1]
+        if isinstance(obj, dict) and key in obj:
+            v = obj[key]
+            return v if isinstance(v, str) else json.dumps(v)
     return None
 
 

@@ -82,9 +82,24 @@ def _line_render(reasoning: str, answer: str) -> str:
     return f"{reasoning}\nAnswer: {answer}"
 
 
+_FENCE_OPEN = re.compile(r"```(?:json)?\s*")
+
+
+def _unfence(s: str) -> str:
+    r"""``re.sub(r"^```(?:json)?\s*|\s*```$", "", s)`` for a stripped ``s``, in linear time.
+
+    (The regex tried ``\s*```$`` from every position of a long whitespace run.)
+    """
+    m = _FENCE_OPEN.match(s)
+    if m:
+        s = s[m.end():]
+    if s.endswith("```"):
+        s = s[:-3].rstrip()
+    return s
+
+
 def _json_extract(text: str) -> str | None:
-    s = text.strip()
-    s = re.sub(r"^```(?:json)?\s*|\s*```$", "", s)
+    s = _unfence(text.strip())
     try:
         obj = json.loads(s)
     except (ValueError, RecursionError):

@@ -14,14 +14,21 @@ import mb_fixture
 
 @pytest.fixture(autouse=True)
 def _offline_stand_ins():
-    """Stand-ins for the network geocoder and the NLI model, removed after each test."""
-    from specs_eval.rules.megabench.metrics import geometry, text
+    """Stand-ins for the network geocoder and the NLI model, and the opt-in to run programs
+    (``program_judge``, in its sandbox), removed after each test."""
+    import warnings
+
+    from specs_eval.rules.megabench.metrics import geometry, sandbox, text
 
     geometry.set_geocoder(mb_fixture.stub_geocoder)
     text.set_nli(mb_fixture.stub_nli)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sandbox.allow_program_execution(True)
     yield
     geometry.set_geocoder(None)
     text.set_nli(None)
+    sandbox.allow_program_execution(False)
 
 
 @pytest.fixture(scope="session")

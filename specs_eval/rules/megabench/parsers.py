@@ -60,11 +60,22 @@ def extract_answer_content(response: str, is_ascii_art: bool = False,
         if should_remove_surrounding_whitespace:
             response = response.rstrip()
         else:
-            response = re.sub(r"(\n\s*)+$", "", response)
+            response = _drop_trailing_blank_lines(response)
         response = re.sub(r"^(\s*\n)+", "", response)
     else:
         response = response.strip()
     return response
+
+
+def _drop_trailing_blank_lines(s: str) -> str:
+    r"""Upstream's ``re.sub(r"(\n\s*)+$", "", s)`` without its exponential backtracking.
+
+    The pattern matches exactly from the first newline of the text's trailing whitespace
+    to the end (it cannot reach the end from any other newline), so that is cut.
+    Upstream's regex took 4 s on 22 lines of ``"\n "`` followed by text.
+    """
+    nl = s.find("\n", len(s.rstrip()))
+    return s[:nl] if nl >= 0 else s
 
 
 def _is_multiline_answer(text: str) -> bool:

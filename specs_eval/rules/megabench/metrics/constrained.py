@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import functools
 import itertools
 import re
 from typing import Any
@@ -153,6 +154,10 @@ def is_line_iambic(line: str) -> bool:
     words = line.split()
     options = [word_to_stresses(w) for w in words]
 
+    # The search depends on the syllable index only through its parity, so results are
+    # memoised on (word, parity, previous stress): same answer, polynomial instead of
+    # exponential time on long lines of ambiguous words.
+    @functools.cache
     def backtrack(wi: int, si: int, prev: int) -> bool:
         if wi == len(words):
             return si % 2 == 0
@@ -172,9 +177,9 @@ def is_line_iambic(line: str) -> bool:
             if not ok:
                 continue
             if k < len(pattern):
-                if backtrack(wi + 1, si + k + 1, pattern[k]):
+                if backtrack(wi + 1, (si + k + 1) % 2, pattern[k]):
                     return True
-            elif backtrack(wi + 1, si + k, -1):
+            elif backtrack(wi + 1, (si + k) % 2, -1):
                 return True
         return False
 

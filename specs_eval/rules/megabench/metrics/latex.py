@@ -51,12 +51,82 @@ def replace_macrons_with_latex_overline(text: str) -> str:
     return "".join(out)
 
 
+_OVERLINE = "\\overline{"
+_SUBSCRIPT_TAIL = re.compile(r"[^{}\\ ]*")
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{")
+_OPTIONAL_ARG = re.compile(r"\[[^\[\]]*\]")
+
+
+def fix_overline_underscores(text: str) -> str:
+    r"""``re.sub(r"\\overline\{([^}]*)\}_([^{}\\ ]*)", r"\\overline{\1_\2}", text)`` in one pass.
+
+    An ``\overline{`` can only match with the first ``}`` after it; that ``}`` is looked
+    up once for all the openings before it (the regex rescanned from each: quadratic).
+    """
+    out: list[str] = []
+    pos = search = 0
+    close = -2
+    while True:
+        o = text.find(_OVERLINE, search)
+        if o < 0:
+            break
+        body = o + len(_OVERLINE)
+        if close < body:
+            close = text.find("}", body)
+            if close < 0:
+                break
+        if text.startswith("_", close + 1):
+            end = _SUBSCRIPT_TAIL.match(text, close + 2).end()
+            out.append(text[pos:o])
+            out.append(f"{_OVERLINE}{text[body:close]}_{text[close + 2:end]}}}")
+            pos = search = end
+        else:
+            search = o + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def remove_environments(text: str) -> str:
+    r"""``re.sub(r"\\(begin|end)\{.*?\}(?:\[[^\[\]]*\])?", "", text)`` in one pass.
+
+    The braces close at the first ``}`` on the same line; an environment name left open
+    on its line is kept, like every other one before that line's end.
+    """
+    out: list[str] = []
+    pos = search = 0
+    close = newline = -2
+    while True:
+        m = _ENVIRONMENT.search(text, search)
+        if m is None:
+            break
+        body = m.end()
+        if close < body:
+            close = text.find("}", body)
+            if close < 0:
+                break
+        if newline < body:
+            newline = text.find("\n", body)
+            if newline < 0:
+                newline = len(text)
+        if newline < close:
+            search = newline + 1
+            continue
+        end = close + 1
+        arg = _OPTIONAL_ARG.match(text, end)
+        if arg:
+            end = arg.end()
+        out.append(text[pos : m.start()])
+        pos = search = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def normalize_latex(text: str) -> str:
     text = text.replace("\\bar", "\\overline")
     text = replace_macrons_with_latex_overline(text)
-    text = re.sub(r"\\overline\{([^}]*)\}_([^{}\\ ]*)", r"\\overline{\1_\2}", text)
+    text = fix_overline_underscores(text)
     text = re.sub(r"[α-ωΑ-Ω]", lambda m: GREEK_TO_LATEX[m.group()] + " ", text)
-    text = re.sub(r"\\(begin|end)\{.*?\}(?:\[[^\[\]]*\])?", "", text)
+    text = remove_environments(text)
     text = re.sub(r"\\\(|\\\)", "", text)
     return re.sub(r"\\\[|\\\]", "", text)
 
@@ -65,11 +135,17 @@ def latex_expr_equality(response: Any, targets: Any, timeout_s: float = LATEX_TI
     if not isinstance(response, str) or not isinstance(targets, str):
         return 0
     response, targets = normalize_latex(response), normalize_latex(targets)
+    # upstream falls back to simple_str_match on LaTeXParsingError, SympifyError,
+    # TypeError, NotImplementedError and its 15 s alarm; anything else scores the field 0
+    fallback = (lb.LatexParseError, TypeError, NotImplementedError, MetricTimeout, *lb.sympy_errors())
     try:
         with time_limit(timeout_s):
             res_expr, tgt_expr = lb.parse_latex(response), lb.parse_latex(targets)
+            if lb.too_big_to_evaluate(res_expr, tgt_expr):
+                # a power tower: upstream's alarm cannot stop that arithmetic; take its timeout path
+                raise MetricTimeout("numbers too large to evaluate")
             return 1 if res_expr.equals(tgt_expr) else 0
-    except (lb.LatexParseError, TypeError, NotImplementedError, MetricTimeout):
+    except fallback:
         return simple_str_match(response, targets)
 
 

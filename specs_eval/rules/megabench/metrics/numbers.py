@@ -22,7 +22,6 @@ back to ``simple_str_match`` on the raw strings; so do we where SIGALRM is usabl
 from __future__ import annotations
 
 import ast
-import contextlib
 import math
 import re
 from numbers import Number
@@ -102,9 +101,16 @@ def number_it(num: Any) -> Any:
     if isinstance(num, int | float):
         return num
     num = clean_units(num)
-    if not _is_literal_sequence(num):
-        with contextlib.suppress(lb.LatexParseError):
+    # Upstream: ``try: num = str(parse_latex(num)) except Exception: pass``. With a backend
+    # other than sympy's grammar, a Python list/tuple literal is kept from the parser (that
+    # grammar turns ``[1, 2]`` into an interval where sympy's fails and upstream evaluates it).
+    if lb.faithful() or not _is_literal_sequence(num):
+        try:
             num = str(lb.parse_latex(num))
+        except lb.MetricUnavailable:
+            raise
+        except Exception:
+            pass
     value = floatify(num)
     if value is not None:
         return value
@@ -117,9 +123,42 @@ def number_it(num: Any) -> Any:
     return floatify(value)
 
 
+def _unwrap(text: str, opening: str, closing: str) -> str:
+    r"""``re.sub(opening + "(.*?)" + closing, r"\1", text)`` (no DOTALL) in one pass.
+
+    Each opening pairs with the first closing after it on the same line; an opening with
+    none leaves the rest of its line unchanged. The lookups only move forward (the
+    regex rescanned a line from every unclosed opening: quadratic).
+    """
+    out: list[str] = []
+    pos = search = 0
+    close = newline = -2  # cached positions of the next closing and the next newline
+    width = len(opening)
+    while True:
+        o = text.find(opening, search)
+        if o < 0:
+            break
+        if close < o + width:
+            close = text.find(closing, o + width)
+            if close < 0:
+                break
+        if newline < o + width:
+            newline = text.find("\n", o + width)
+            if newline < 0:
+                newline = len(text)  # no newline left: every closing is on this line
+        if newline > close:
+            out.append(text[pos:o])
+            out.append(text[o + width : close])
+            pos = search = close + len(closing)
+        else:
+            search = newline + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def remove_latex_math_brackets(latex_str: str) -> str:
-    latex_str = re.sub(r"\\\((.*?)\\\)", r"\1", latex_str)
-    return re.sub(r"\\\[(.*?)\\\]", r"\1", latex_str)
+    """Upstream's two ``re.sub`` calls for ``\\( … \\)`` then ``\\[ … \\]``, in linear time."""
+    return _unwrap(_unwrap(latex_str, "\\(", "\\)"), "\\[", "\\]")
 
 
 def parse_assignment(expression: str) -> str:
