@@ -122,3 +122,32 @@ def test_an_overrun_counts_in_the_error_rate() -> None:
 def test_inline_without_a_budget() -> None:
     out = budget.map_with_budget(_verdict, [("a",), ("raise",)], seconds=None)
     assert [r.parse_status for r in out] == ["ok", "error"]
+
+
+def test_every_benchmark_score_runs_under_the_budget(monkeypatch):
+    """Wired in: a scorer that hangs on one response inside ``Benchmark.score`` gives that sample a counted
+    error and the others their verdicts (the toy world's rules here; every benchmark goes through score_each)."""
+    import time as _time
+
+    import specs_eval.benchmarks.toy as toy
+    from specs_eval.benchmarks import get_benchmark
+    from specs_eval.benchmarks.toyworld import world
+    from specs_eval.core.records import Response
+
+    real = toy.score_toy
+
+    def slow(row, text, finish_reason=None):
+        if text == "hang":
+            _time.sleep(60)
+        return real(row, text, finish_reason)
+
+    monkeypatch.setattr(toy, "score_toy", slow)
+    monkeypatch.setenv("SPECS_EVAL_SCORE_BUDGET_S", "1")
+    bench = get_benchmark("toyworld")
+    rows = [world.make_item("id", i, 0) for i in range(3)]
+    texts = [f"<think>x</think><answer>\\boxed{{{rows[0]['answer_token']}}}</answer>", "hang", "no answer"]
+    t0 = _time.perf_counter()
+    out = bench.score(rows, [Response(id=str(i), text=t) for i, t in enumerate(texts)])
+    assert _time.perf_counter() - t0 < 20
+    assert out[0].correct and out[1].parse_status == "error" and out[1].method == "time_budget"
+    assert out[2].parse_status != "error"

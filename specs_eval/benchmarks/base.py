@@ -23,23 +23,22 @@ from specs_eval.core.errors import BenchmarkError
 from specs_eval.core.io import atomic_write_json
 from specs_eval.core.prompt import Prompt, with_instruction
 from specs_eval.core.records import DatasetInfo, Response, ScoreResult
+from specs_eval.rules import budget
 from specs_eval.rules.extract import answer_view
 
 
 def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
-               fn: Callable[[dict[str, Any], Response], ScoreResult]) -> list[ScoreResult]:
-    """Score aligned rows and responses one by one, in order.
+               fn: Callable[[dict[str, Any], Response], ScoreResult], *, bounded: bool = True,
+               stateful: bool = False) -> list[ScoreResult]:
+    """Score aligned rows and responses one by one, in order (every benchmark's ``score`` goes through here).
 
-    A scorer that raises on one row yields a counted ``error`` verdict for that row, never
-    a crash mid-file (every benchmark's ``score`` goes through here).
+    A scorer that raises on one row yields a counted ``error`` verdict for that row, never a crash
+    mid-file. Rules run under a per-sample time budget (``rules.budget``; ``SPECS_EVAL_SCORE_BUDGET_S``,
+    default 10 s): an overrun is a counted ``error``, never a hang. ``bounded=False`` for scorers that
+    call an LLM judge (it has its own deadlines and must not run in a forked worker); ``stateful`` for
+    scorers whose later verdicts depend on earlier calls (MMMU's seeded random fallback).
     """
-    out = []
-    for row, resp in zip(rows, responses, strict=True):
-        try:
-            out.append(fn(row, resp))
-        except Exception as e:
-            out.append(ScoreResult.error(e))
-    return out
+    return budget.score_each(rows, responses, fn, budget.configured_seconds() if bounded else None, stateful=stateful)
 
 
 @dataclass

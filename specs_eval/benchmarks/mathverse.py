@@ -112,7 +112,7 @@ class MathVerse(Benchmark):
         profile = self.check_profile(profile)
         if profile == "rules":
             return score_each(rows, responses, lambda row, resp: mvs.score_rules(row, resp.text))
-        return score_each(rows, responses, lambda row, resp: self._score_judged(row, resp, profile))
+        return score_each(rows, responses, lambda row, resp: self._score_judged(row, resp, profile), bounded=False)
 
     def _score_judged(self, row: dict[str, Any], resp: Response, profile: str) -> ScoreResult:
         details: dict[str, Any] = {}

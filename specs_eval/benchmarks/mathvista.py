@@ -114,8 +114,10 @@ class MathVista(Benchmark):
         if profile == "rules":
             out = score_each(rows, responses, self._score_rules)
         else:
+            # the judge (when one is configured) runs inline: it has its own deadlines
             out = score_each(rows, responses,
-                             lambda row, resp: self._score_official(row, resp, use_given=profile == "official"))
+                             lambda row, resp: self._score_official(row, resp, use_given=profile == "official"),
+                             bounded=self.judge is None)
         # test split: the gold answers are withheld; the verdicts are not scores (submission file only)
         return [mark_withheld(v) if row.get("answer") in (None, "") else v for row, v in zip(rows, out, strict=True)]
 

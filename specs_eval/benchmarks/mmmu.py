@@ -165,7 +165,8 @@ class MMMU(Benchmark):
         # One random stream per scoring pass, consumed in file order (see module docstring).
         rng = {"official": random.Random(rules.OFFICIAL_SEED),
                "lmms-eval": random.Random(rules.LMMS_EVAL_SEED)}.get(profile)
-        return score_each(rows, responses, lambda row, resp: self._score_one(row, resp.text, profile, rng))
+        return score_each(rows, responses, lambda row, resp: self._score_one(row, resp.text, profile, rng),
+                          stateful=rng is not None)
 
     def _score_one(self, row: dict[str, Any], text: str, profile: str, rng: random.Random | None) -> ScoreResult:
         if _no_answer(row.get("answer")):  # test split before the answer release: submission file only

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import Checks, finish_load, split_tag_filter
 from specs_eval.benchmarks.local import content_hash, image_ref_error, load_image, read_rows_with_origin
 from specs_eval.benchmarks.schemas import SCHEMAS
@@ -177,4 +177,4 @@ class ToyWorld(Benchmark):
     def score(self, rows: Sequence[dict[str, Any]], responses: Sequence[Response], profile: str | None = None
               ) -> list[ScoreResult]:
         self.check_profile(profile)
-        return [score_toy(r, resp.text, resp.finish_reason) for r, resp in zip(rows, responses, strict=True)]
+        return score_each(rows, responses, lambda r, resp: score_toy(r, resp.text, resp.finish_reason))

@@ -25,6 +25,27 @@ def judge_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _allow_programs(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value:
+        return
+    import warnings
+
+    from specs_eval.rules.megabench.metrics import sandbox
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sandbox.allow_program_execution()
+    for w in caught:
+        click.secho(f"warning: {w.message}", fg="yellow", err=True)
+
+
+def program_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--allow-program-execution``: MEGA-Bench ``program_judge`` runs responses as programs only when given."""
+    return click.option("--allow-program-execution", is_flag=True, expose_value=False, callback=_allow_programs,
+                        help="MEGA-Bench program_judge: run model-written programs in a sandbox (off: those "
+                             "fields are 'unavailable', never scored). See docs/megabench.md.")(f)
+
+
 def backend_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Every backend's own options (``Backend.options``), each flag once, in backend order."""
     seen: dict[str, Any] = {}

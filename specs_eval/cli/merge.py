@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from specs_eval.cli._options import judge_options, make_judge
+from specs_eval.cli._options import judge_options, make_judge, program_option
 from specs_eval.cli.tables import print_results, write_run_report
 from specs_eval.core.records import RunResults
 from specs_eval.run.merge import merge_shards
@@ -16,6 +16,7 @@ from specs_eval.run.merge import merge_shards
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--no-report", is_flag=True)
 @judge_options
+@program_option
 def merge(run_dir: Path, no_report: bool, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout) -> None:
     """Merge RUN_DIR/shard-i-of-n into RUN_DIR (same files as a single-process run)."""
     from rich.console import Console

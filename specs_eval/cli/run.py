@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from specs_eval.backends.base import backend_class
-from specs_eval.cli._options import backend_options, judge_options, make_judge
+from specs_eval.cli._options import backend_options, judge_options, make_judge, program_option
 from specs_eval.core.records import GenerationSettings, TaskSpec
 
 DEFAULT_MODEL = "tiny-base"
@@ -73,6 +73,7 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @judge_options
+@program_option
 def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit, prompt_variant, profile, backend, batch_size, max_new_tokens,
         temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report,
         quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout, **values) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from specs_eval.cli._options import judge_options, make_judge
+from specs_eval.cli._options import judge_options, make_judge, program_option
 from specs_eval.run.rescore import score_file
 
 
@@ -39,6 +39,7 @@ from specs_eval.run.rescore import score_file
               help="skip data rows that fail validation (counted in the warnings) instead of stopping")
 @click.option("--allow-urls", is_flag=True, help="let data rows name images by http(s) URL")
 @judge_options
+@program_option
 def score(benchmark_name: str, data: str | None, split: str | None, predictions: str, profile: str | None,
           variant: str, out_dir: str, strict: bool, skip_bad_rows: bool, allow_urls: bool, judge_url: str | None,
           judge_model: str | None, judge_key_env: str, judge_cache: str | None, judge_timeout: float) -> None:

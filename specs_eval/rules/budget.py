@@ -54,6 +54,19 @@ _OK, _RAISED = 0, 1
 _HEADER = 8
 
 
+def configured_seconds() -> float | None:
+    """The per-sample budget scorers run under: ``SPECS_EVAL_SCORE_BUDGET_S`` (seconds; ``0`` turns it off),
+    else ``DEFAULT_SECONDS``."""
+    raw = os.environ.get("SPECS_EVAL_SCORE_BUDGET_S")
+    if raw is None or not raw.strip():
+        return DEFAULT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"SPECS_EVAL_SCORE_BUDGET_S={raw!r}: expected seconds (0 = no budget)") from None
+    return value if value > 0 else None
+
+
 def available() -> bool:
     """True when calls can be bounded (the platform can fork)."""
     return hasattr(os, "fork") and sys.platform != "win32"

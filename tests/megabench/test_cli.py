@@ -30,3 +30,28 @@ def test_run_and_score_commands_on_fixture_tasks(fixture_dataset: Path, micro_mo
     official = scored["benchmarks"]["megabench"]["official"]
     assert official, "the official MEGA-Bench breakdown is written"
     assert (tmp_path / "scored" / "all_query_responses.json").exists()
+
+
+def test_program_judge_runs_programs_only_with_the_flag(fixture_dataset: Path, tmp_path: Path):
+    """Without --allow-program-execution the program_judge field is 'unavailable' (not scored, not 0);
+    with it the program runs in the sandbox and is scored, and the command warns what it does."""
+    rows = [json.loads(x) for x in fixture_dataset.read_text().splitlines() if x.strip()]
+    prog = [r for r in rows if r["task_name"] == "fx_program"]
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": r["id"], "response": mb_fixture.oracle_response(r)}) + "\n"
+                             for r in prog))
+
+    def verdicts(*flag: str) -> tuple[list[dict], str]:
+        out = tmp_path / ("on" if flag else "off")
+        s = run_cli("score", "--benchmark", "megabench", "--data", str(fixture_dataset), "--split", "core",
+                    "--predictions", str(preds), "--out", str(out), *flag)
+        assert s.returncode == 0, s.stderr[-2000:]
+        samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines() if x.strip()]
+        return [x for x in samples if x["id"] in {str(r["id"]) for r in prog}], s.stderr
+
+    off, _ = verdicts()
+    assert off and all(x["scores"]["official"]["details"].get("not_scored") or
+                       "unavailable" in json.dumps(x["scores"]["official"]["details"]) for x in off)
+    on, err = verdicts("--allow-program-execution")
+    assert "program_judge will run model-written Python programs" in err
+    assert all(x["score"] > 0 for x in on)

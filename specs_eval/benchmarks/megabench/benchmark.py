@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from specs_eval.benchmarks.base import Benchmark, LoadedSplit
+from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import Checks, finish_load
 from specs_eval.benchmarks.local import content_hash
 from specs_eval.benchmarks.media import media_store
@@ -201,10 +201,9 @@ class MegaBench(Benchmark):
               ) -> list[ScoreResult]:
         self.check_profile(profile)
         self._index([r for r in rows if self.row_id(r) not in self._rows])
-        out = []
-        for row, resp in zip(rows, responses, strict=True):
-            out.append(self.score_one(row, resp.text))
-        return out
+        # rule metrics under the per-sample time budget; with an open-set judge, inline (own deadlines)
+        return score_each(rows, responses, lambda row, resp: self.score_one(row, resp.text),
+                          bounded=self.open_judge.judge is None)
 
     def score_one(self, row: dict[str, Any], text: str) -> ScoreResult:
         """The official verdict on one response, as a ``ScoreResult``. Never raises."""
