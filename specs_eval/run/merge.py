@@ -94,7 +94,7 @@ def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None, jud
         for row in t.split.rows:
             rid = t.benchmark.row_id(row)
             for j in range(first.generation.n):
-                key = (t.spec.benchmark, t.spec.split, rid, j)
+                key = (t.spec.benchmark, t.spec.set_name, rid, j)
                 if key not in gens:
                     raise SpecsError(f"{run_dir}: no shard generated {key}")
                 order.append(gens[key])
