@@ -100,8 +100,13 @@ def pair_split(part_a: pd.DataFrame, part_b: pd.DataFrame, metric: str, profile:
     return Paired(ids, ta["s"].to_numpy(), ta["m"].to_numpy(), tb["s"].to_numpy(), tb["m"].to_numpy(), flags)
 
 
+def _generated(run: Run) -> bool:
+    """The run generated its responses (a scored folder's decoding and processor settings are unknown)."""
+    return run.manifest is not None and run.manifest.origin == "generated"
+
+
 def _gen(run: Run) -> dict[str, object]:
-    if run.manifest is None:
+    if not _generated(run) or run.manifest is None:
         return {}
     g = run.manifest.generation
     return {"temperature": g.temperature, "top_p": g.top_p, "top_k": g.top_k, "max_new_tokens": g.max_new_tokens,
@@ -147,7 +152,8 @@ def run_pair_flags(a: Run, b: Run, split_keys: list[tuple[str, str]], common_ite
     if diff:
         flags.append(Flag("warn", "different_generation", f"{pair}: decoding settings differ ("
                           + ", ".join(f"{k} {ga[k]} vs {gb[k]}" for k in diff) + ")", f"run:{b.name}"))
-    if a.manifest and b.manifest and a.manifest.model.processor != b.manifest.model.processor:
+    if _generated(a) and _generated(b) and a.manifest and b.manifest \
+            and a.manifest.model.processor != b.manifest.model.processor:
         flags.append(Flag("warn", "different_processor", f"{pair}: image processor settings differ (pixel limits…)",
                           f"run:{b.name}"))
     return flags

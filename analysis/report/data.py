@@ -343,6 +343,8 @@ def _flatten_manifest(r: Run) -> dict[str, str]:
         out[k] = v if isinstance(v, str) else _json_scalar(v)
 
     put("run.status", m.status)
+    put("run.origin", m.origin)
+    put("run.display_name", m.display_name)
     put("run.created", m.created)
     put("run.finished", m.finished)
     put("run.wall_s", m.wall_s)
@@ -355,13 +357,19 @@ def _flatten_manifest(r: Run) -> dict[str, str]:
                 put(f"model.processor.{pk}", pv)
         else:
             put(f"model.{k}", v)
-    for k, v in m.generation.model_dump().items():
-        put(f"generation.{k}", v)
+    if m.origin == "scored":
+        put("generation", "unknown: scored from a predictions file")
+    else:
+        for k, v in m.generation.model_dump().items():
+            put(f"generation.{k}", v)
     for t in m.tasks:
         for k in ("prompt_variant", "profile", "limit"):
-            put(f"task.{t.benchmark}/{t.split}.{k}", getattr(t, k))
+            put(f"task.{t.benchmark}/{t.set_name}.{k}", getattr(t, k))
         if t.data:
-            put(f"task.{t.benchmark}/{t.split}.data", Path(t.data).name)
+            put(f"task.{t.benchmark}/{t.set_name}.data", Path(t.data).name)
+    if m.study is not None:
+        put("study", f"{m.study.name}: ID {', '.join(s.ref for s in m.study.id)}; OOD "
+            + ", ".join(f"{s.ref}×{s.weight:g}" for s in m.study.ood) + f"; Ψ {m.study.metric}, β {m.study.beta:g}")
     for d in m.datasets:
         for k in ("source", "hf_id", "revision", "config", "rows", "content_hash", "seed"):
             put(f"dataset.{d.benchmark}/{d.split}.{k}", getattr(d, k))
