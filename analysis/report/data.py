@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import pair_split, run_pair_flags
+from analysis.compare import pair_checks, pair_split, run_pair_flags
 from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
 from analysis.flags import Flag, sort_flags
 from analysis.frames import Run, load_run, samples_frame, split_frame
@@ -39,6 +39,7 @@ from analysis.gf import (
     run_study,
 )
 from analysis.leaderboard import Column, load_leaderboard, place_runs
+from analysis.leaderboard import available as leaderboards_available
 from analysis.metrics import check_metric, item_sums
 from analysis.report.thumbs import ItemImages, ThumbnailSource
 from analysis.stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ratio, paired_compare
@@ -286,6 +287,68 @@ def _metrics_rows(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tup
     return out
 
 
+#: a breakdown key gets a chart when it has this many categories (binary keys and long lists: tables only)
+CHART_CATEGORIES = (3, 12)
+
+
+def _breakdown_keys(runs: list[Run], bench: str, split: str) -> list[str]:
+    """The benchmark's official breakdown keys, as its ``results.json`` recorded them (benchmark order)."""
+    keys: list[str] = []
+    for r in runs:
+        if r.results is None or bench not in r.results.benchmarks:
+            continue
+        sm = r.results.benchmarks[bench].splits.get(split)
+        for k in (sm.breakdowns if sm is not None else {}):
+            if k not in keys:
+                keys.append(k)
+    return keys
+
+
+def _breakdowns(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: str, order: list[tuple[str, str]],
+                opt: ReportOptions) -> list[dict[str, Any]]:
+    """Per official breakdown key and category: Ψ of every run with an item-bootstrap interval, n items, and
+    the point difference to the baseline. Computed from the samples' ``meta`` (multi-label keys such as
+    MathVista's ``skills`` count an item in each of its categories), like ``results.json`` breakdowns."""
+    out = []
+    for split, role in order:
+        keys = _breakdown_keys(runs, bench, split)
+        for key in keys:
+            col = f"meta.{key}"
+            cats: dict[str, dict[str, Any]] = {}
+            for r in runs:
+                part = split_frame(df, r.name, bench, split)
+                if len(part) == 0 or col not in part.columns:
+                    continue
+                vals = part[col].map(lambda v: [str(x) for x in v] if isinstance(v, list) else
+                                     ([] if v is None or (isinstance(v, float) and math.isnan(v)) else [str(v)]))
+                ex = part.assign(_cat=vals).explode("_cat")
+                ex = ex[ex["_cat"].notna()]
+                for cat, cpart in ex.groupby("_cat", sort=True):
+                    t = item_sums(cpart, opt.metric, opt.profile)
+                    cell: dict[str, Any] = {"value": None, "lo": None, "hi": None, "n_items": int(cpart["id"].nunique())}
+                    if len(t):
+                        e = bootstrap_ratio(t["s"].to_numpy(), t["m"].to_numpy(), opt.n_boot,
+                                            (opt.seed, r.name, bench, split, "breakdown", key, cat, opt.metric), opt.level)
+                        cell.update(value=100 * e.value, lo=None if e.lo is None else 100 * e.lo,
+                                    hi=None if e.hi is None else 100 * e.hi)
+                    cats.setdefault(str(cat), {})[r.name] = cell
+            if not cats:
+                continue
+            rows = []
+            for cat in sorted(cats):
+                cells = cats[cat]
+                delta = {}
+                if baseline is not None and baseline.name in cells and cells[baseline.name]["value"] is not None:
+                    b = cells[baseline.name]["value"]
+                    delta = {r: c["value"] - b for r, c in cells.items() if r != baseline.name and c["value"] is not None}
+                n = max((c["n_items"] for c in cells.values()), default=0)
+                rows.append({"category": cat, "n_items": n, "cells": cells, "delta": delta})
+            lo, hi = CHART_CATEGORIES
+            out.append({"benchmark": bench, "split": split, "role": role, "key": key, "rows": rows,
+                        "chart": lo <= len(rows) <= hi})
+    return out
+
+
 def _exploration(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tuple[str, str]], opt: ReportOptions,
                  flags: list[Flag]) -> list[dict[str, Any]]:
     out = []
@@ -300,6 +363,7 @@ def _exploration(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tupl
             d = ex.to_dict()
             d["role"] = role
             d["pass_at_k"] = {k: 100 * v for k, v in d["pass_at_k"].items()}
+            d["pass_at_k_ci"] = {k: None if v is None else [100 * v[0], 100 * v[1]] for k, v in d["pass_at_k_ci"].items()}
             d["metrics"] = {k: (_pct(v) if k in PERCENT_METRICS else v) for k, v in d["metrics"].items()}
             d.pop("flags")
             out.append(d)
@@ -517,12 +581,14 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
     if opt.group_k is not None and opt.group_k < 2:
         raise AnalysisError(f"the group size k must be ≥ 2 (k = 1 groups always have zero variance), got {opt.group_k}")
     pair_flags: dict[str, list[Flag]] = {}
+    checks: list[dict[str, Any]] = []
     if baseline is not None:
         for r in runs:
             if r is not baseline:
                 keys = sorted(set(baseline.split_keys()) | set(r.split_keys()))
                 pair_flags[r.name] = run_pair_flags(baseline, r, keys, opt.common_items)
                 flags.extend(pair_flags[r.name])
+                checks.append(pair_checks(baseline, r, keys))
     thumbs = ThumbnailSource(opt.item_images, opt.thumbnails)
     user_roles = bool(opt.id_splits or opt.ood_splits)
     spec = opt.study or (None if user_roles else run_study(([baseline] if baseline else []) + runs))
@@ -532,7 +598,7 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
                                      opt.common_items, "study spec" if opt.study else "run manifest: study")
         _check_study_sets(study_cfg, keys_all, runs, flags)
     study_benches = study_cfg.benchmarks() if study_cfg else []
-    benchmarks, headline, gfs, metrics, explorations, drill = [], [], [], [], [], []
+    benchmarks, headline, gfs, metrics, explorations, drill, breakdowns = [], [], [], [], [], [], []
     configs: list[GFConfig] = []
     for bench in bench_names:
         splits = {s for r in runs for b, s in r.split_keys() if b == bench}
@@ -567,6 +633,7 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
                         flags.extend(Flag(**f) for f in g.flags)
                         gfs.append(g.model_dump())
         metrics += _metrics_rows(runs, df, bench, order_, opt)
+        breakdowns += _breakdowns(runs, baseline, df, bench, order_, opt)
         explorations += _exploration(runs, df, bench, order_, opt, flags)
         drill += _drilldown(runs, baseline, df, bench, order_, opt, rows, thumbs)
     cross = study_cfg if study_cfg is not None and study_cfg.sets else None
@@ -602,15 +669,18 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         "runs": run_rows,
         "not_loaded": failed,
         "flags": [f.to_dict() for f in sort_flags(flags)],
+        "checks": checks,
         "benchmarks": benchmarks,
         "headline": headline,
         "gf": gfs,
         "study_spec": None if spec is None else spec.model_dump(mode="json"),
         "role_scatter": scatter,
+        "breakdowns": breakdowns,
         "metrics": metrics,
         "exploration": explorations,
         "training": train,
         "leaderboard": lb,
+        "leaderboards_available": leaderboards_available(),
         "provenance": _provenance(runs),
         "drilldown": drill,
         "study": study,

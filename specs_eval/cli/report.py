@@ -96,13 +96,16 @@ def _data(values: tuple[str, ...]) -> dict[str, str]:
               "(flagged) instead of refusing.")
 @click.option("--no-thumbnails", is_flag=True, help="Do not re-create images for the drill-down.")
 @click.option("--title", help="Report title.")
+@click.option("--figures", default="auto", show_default=True, metavar="FORMATS",
+              help="Static copies of the figures beside the HTML (<stem>_figures/): svg, png, svg,png, auto (both when "
+                   "kaleido is installed) or none. Needs `pip install 'specs-eval[report-static]'` and Chromium.")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when the report carries refusals or warnings.")
 def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: str | None, profile: str | None,
            beta: float | None, study_spec: str | None, id_sets: str | None, ood_sets: str | None,
            id_splits: str | None, ood_splits: str | None, ood_weight: tuple[str, ...], training: tuple[Path, ...],
            leaderboard: str | None, data_paths: tuple[str, ...], n_boot: int, seed: int, level: float,
            group_k: int | None, group_reward: str, max_disagreements: int, common_items: bool, no_thumbnails: bool,
-           title: str | None, strict: bool) -> None:
+           title: str | None, figures: str, strict: bool) -> None:
     """Compare run directories in one offline HTML file (plus JSON and Markdown).
 
     \b
@@ -127,15 +130,30 @@ def report(inputs: tuple[Path, ...], out: Path, baseline: str | None, metric: st
                          max_disagreements=max_disagreements,
                          leaderboard=leaderboard, data_paths=_data(data_paths), thumbnails=not no_thumbnails,
                          common_items=common_items, title=title, **report_sources(_data(data_paths)))
+    from analysis.report.static import FORMATS, parse_formats
+
+    try:
+        formats = parse_formats(figures)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--figures") from None
+    auto = formats is None
     rep = build_report(list(inputs), list(training), opts)
-    paths = write_report(rep, out)
+    paths = write_report(rep, out, figures=FORMATS if auto else formats)
     flags = rep.data["flags"]
     colours = {"refuse": "red", "warn": "yellow"}
     for f in flags:
         if f["severity"] in colours:
             click.secho(f"{f['severity']}: {f['message']}", fg=colours[f["severity"]], err=True)
     size = paths["html"].stat().st_size
-    click.echo(f"wrote {paths['html']} ({size / 1e6:.1f} MB), {paths['json'].name}, {paths['md'].name}")
+    click.echo(f"wrote {paths['html']} ({size / 1e6:.1f} MB), {paths['json'].name}, {paths['md'].name}, "
+               f"{paths['tex'].name}")
+    fig = paths["figures"]
+    if fig["written"]:
+        click.echo(f"wrote {len(fig['written'])} static figure(s) to {Path(fig['written'][0]).parent}")
+    elif fig["skipped"] and not (auto and fig["skipped"].startswith("kaleido is not installed")):
+        click.secho(f"note: {fig['skipped']}", fg="yellow", err=True)
+    elif fig["skipped"] and auto:
+        click.echo(f"(static figures: {fig['skipped']})")
     if strict and any(f["severity"] in colours for f in flags):
         raise SystemExit(3)
 
