@@ -174,6 +174,12 @@ def run(models, benchmarks, splits, data, limit, prompt_variant, study_spec, id_
             outcome.run_dir = parent
         run_dirs.append(outcome.run_dir)
         print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
+        if settings.n > 1:
+            from specs_eval.cli.tables import passk_table
+
+            pk = passk_table(outcome.run_dir)
+            if pk is not None:
+                out_console.print(pk)
         if not no_report:
             from specs_eval.cli.tables import write_run_report
 
