@@ -605,7 +605,7 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         role_cfg: GFConfig | None
         if study_cfg is not None and bench in study_benches:
             # a study within one benchmark is that benchmark's GF; a study across benchmarks is computed below
-            config = role_cfg = study_cfg if not study_cfg.sets else None
+            config = None if study_cfg.sets else study_cfg
             role_cfg = study_cfg
         else:
             config = role_cfg = resolve_config(bench, sorted(splits), default_roles(bench, runs, opt.roles_fallback),
