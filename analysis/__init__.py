@@ -17,7 +17,15 @@ from analysis.compare import pair_split, run_pair_flags
 from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
 from analysis.flags import Flag
 from analysis.frames import Run, load_run, samples_frame, splits_frame
-from analysis.gf import GFReport, gamma_array, generalization_factor, gf_detail, gf_from_runs
+from analysis.gf import (
+    GFReport,
+    config_from_spec,
+    gamma_array,
+    generalization_factor,
+    gf_detail,
+    gf_from_runs,
+    role_levels,
+)
 from analysis.leaderboard import available as available_leaderboards
 from analysis.leaderboard import load_leaderboard
 from analysis.metrics import METRICS
@@ -38,6 +46,7 @@ __all__ = [
     "available_leaderboards",
     "bootstrap_mean",
     "bootstrap_ratio",
+    "config_from_spec",
     "distinct_answers",
     "exploration_frame",
     "gamma_array",
@@ -54,6 +63,7 @@ __all__ = [
     "paired_compare",
     "pass_at_k",
     "pass_at_k_curve",
+    "role_levels",
     "run_pair_flags",
     "samples_frame",
     "split_exploration",

@@ -100,8 +100,13 @@ def pair_split(part_a: pd.DataFrame, part_b: pd.DataFrame, metric: str, profile:
     return Paired(ids, ta["s"].to_numpy(), ta["m"].to_numpy(), tb["s"].to_numpy(), tb["m"].to_numpy(), flags)
 
 
+def _generated(run: Run) -> bool:
+    """The run generated its responses (a scored folder's decoding and processor settings are unknown)."""
+    return run.manifest is not None and run.manifest.origin == "generated"
+
+
 def _gen(run: Run) -> dict[str, object]:
-    if run.manifest is None:
+    if not _generated(run) or run.manifest is None:
         return {}
     g = run.manifest.generation
     return {"temperature": g.temperature, "top_p": g.top_p, "top_k": g.top_k, "max_new_tokens": g.max_new_tokens,
@@ -147,7 +152,8 @@ def run_pair_flags(a: Run, b: Run, split_keys: list[tuple[str, str]], common_ite
     if diff:
         flags.append(Flag("warn", "different_generation", f"{pair}: decoding settings differ ("
                           + ", ".join(f"{k} {ga[k]} vs {gb[k]}" for k in diff) + ")", f"run:{b.name}"))
-    if a.manifest and b.manifest and a.manifest.model.processor != b.manifest.model.processor:
+    if _generated(a) and _generated(b) and a.manifest and b.manifest \
+            and a.manifest.model.processor != b.manifest.model.processor:
         flags.append(Flag("warn", "different_processor", f"{pair}: image processor settings differ (pixel limits…)",
                           f"run:{b.name}"))
     return flags
@@ -158,3 +164,29 @@ def refused_scopes(flags: list[Flag]) -> set[str]:
     return {f.scope for f in flags if f.severity == "refuse"}
 
 
+
+
+def pair_checks(a: Run, b: Run, split_keys: list[tuple[str, str]]) -> dict[str, object]:
+    """What a comparison of ``b`` with ``a`` could actually verify, split by split.
+
+    Why: "no problem found" and "checked and equal" differ. A split's data is verified when
+    both runs recorded the dataset's content hash (manifests) or every sample's item content
+    hash (``doc_hash``); otherwise only the item ids were compared and the report says so
+    instead of showing a clean bill.
+    """
+    checked: list[str] = []
+    unverified: list[str] = []
+    for bench, split in split_keys:
+        if not a.split_samples(bench, split) or not b.split_samples(bench, split):
+            continue
+        scope = f"{bench}/{split}"
+        ds = a.dataset(bench, split) is not None and b.dataset(bench, split) is not None
+        items = _doc_hashed(a, bench, split) and _doc_hashed(b, bench, split)
+        if ds or items:
+            checked.append(scope)
+            continue
+        why = [f"{r.name} has no manifest" for r in (a, b) if r.manifest is None]
+        why = why or [f"{r.name} recorded no dataset or item hashes" for r in (a, b)
+                      if r.dataset(bench, split) is None and not _doc_hashed(r, bench, split)]
+        unverified.append(f"{scope} ({'; '.join(why) or 'no hashes on one side'})")
+    return {"candidate": b.name, "checked": checked, "unverified": unverified}

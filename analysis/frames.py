@@ -78,18 +78,22 @@ class Run:
         return sorted(keys)
 
     def dataset(self, benchmark: str, split: str) -> DatasetInfo | None:
+        """The rows behind a recorded split (a study set ``split@variant`` reads its split's rows)."""
         if self.manifest is None:
             return None
+        task = self.task(benchmark, split)
+        real = task.split if task is not None else split
         for d in self.manifest.datasets:
-            if d.benchmark == benchmark and d.split == split:
+            if d.benchmark == benchmark and d.split == real:
                 return d
         return None
 
     def task(self, benchmark: str, split: str) -> TaskSpec | None:
+        """The task whose samples are recorded under ``split`` (``TaskSpec.set_name``)."""
         if self.manifest is None:
             return None
         for t in self.manifest.tasks:
-            if t.benchmark == benchmark and t.split == split:
+            if t.benchmark == benchmark and t.set_name == split:
                 return t
         return None
 
@@ -229,7 +233,8 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
             raise RunLoadError(f"{_where(p / RESULTS_FILE)}: not a valid results file ({_validation_message(e)})") from None
     samples = _read_samples(samples_path)
 
-    run_name = name or (manifest.run_name if manifest else None) or (results.run_name if results else None) or p.name
+    # a run is named after its folder (a renamed folder shows its new name), unless a name was given on purpose
+    run_name = name or (manifest.display_name if manifest else None) or p.name
     scope = f"run:{run_name}"
     flags: list[Flag] = []
     image_hashes = _read_image_hashes(p / GENERATIONS_FILE, flags, scope) if (p / GENERATIONS_FILE).is_file() else {}
@@ -239,7 +244,7 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
         flags.append(Flag("info", "no_manifest", "no manifest.json: provenance unknown, comparisons cannot check "
                           "dataset hashes or settings", scope))
     else:
-        declared |= {(t.benchmark, t.split) for t in manifest.tasks}
+        declared |= {(t.benchmark, t.set_name) for t in manifest.tasks}
         if manifest.status != "complete":
             flags.append(Flag("warn", "run_incomplete", f"run status is {manifest.status!r}: numbers cover only the "
                               "samples finished so far", scope))

@@ -33,8 +33,9 @@ from analysis.compare import pair_split, run_pair_flags
 from analysis.errors import AnalysisError
 from analysis.flags import Flag, sort_flags
 from analysis.frames import Run, load_run, samples_frame, split_frame
-from analysis.metrics import check_metric
+from analysis.metrics import check_metric, item_sums
 from analysis.stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_indices
+from specs_eval.core.study import GFStudySpec
 
 GF_SCHEMA_VERSION = 1
 DEFAULT_BETA = 2.0
@@ -130,7 +131,12 @@ class SplitGain(BaseModel):
 
 
 class GFConfig(BaseModel):
-    """Everything chosen for a GF computation; recorded in every output."""
+    """Everything chosen for a GF computation; recorded in every output.
+
+    The roles are **sets**: split names of ``benchmark``, or, for a study over several
+    benchmarks, ``BENCHMARK:SPLIT`` references that ``sets`` locates (``benchmark`` is then
+    the study's name). A set's split may be a study label ``split@variant``.
+    """
 
     model_config = ConfigDict(extra="forbid")
     benchmark: str
@@ -149,6 +155,30 @@ class GFConfig(BaseModel):
     seed: int = 0
     common_items: bool = False
     rule: str = "Γ = 0 when G_ID ≤ 0 or G_OOD ≤ 0 (raw gains always reported)"
+    #: the GF study spec the roles came from (its name), if any
+    study: str | None = None
+    #: set name -> [benchmark, split] for sets of several benchmarks; empty: every set is a split of ``benchmark``
+    sets: dict[str, list[str]] = Field(default_factory=dict)
+
+    def locate(self, name: str) -> tuple[str, str]:
+        """(benchmark, split) of a role's set."""
+        if name in self.sets:
+            b, s = self.sets[name]
+            return b, s
+        return self.benchmark, name
+
+    def benchmarks(self) -> list[str]:
+        return list(dict.fromkeys(self.locate(n)[0] for n in (*self.id_splits, *self.ood_splits)))
+
+    def role_of(self, benchmark: str, split: str) -> str:
+        """``ID``, ``OOD`` or ``""`` for a benchmark's split."""
+        for n in self.id_splits:
+            if self.locate(n) == (benchmark, split):
+                return "ID"
+        for n in self.ood_splits:
+            if self.locate(n) == (benchmark, split):
+                return "OOD"
+        return ""
 
 
 class GFReport(BaseModel):
@@ -241,6 +271,58 @@ def resolve_config(benchmark: str, available: Sequence[str], roles: tuple[list[s
                     dropped_splits=dropped, n_boot=n_boot, level=level, seed=seed, common_items=common_items)
 
 
+def config_from_spec(spec: GFStudySpec, metric: str | None = None, profile: str | None = None,
+                     beta: float | None = None, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
+                     seed: int = 0, common_items: bool = False, source: str = "study spec") -> GFConfig:
+    """The GF configuration of a study spec (``core.study.GFStudySpec``): its sets, weights α, Ψ and β.
+
+    ``metric`` / ``beta`` override the spec's. A spec within one benchmark gives the same
+    configuration (and the same bootstrap draws) as that benchmark's splits given by hand,
+    so a study's Γ equals the single-benchmark Γ of the same splits.
+    """
+    benches = spec.benchmarks()
+    one = len(benches) == 1
+
+    def name(s: Any) -> str:
+        return s.label or s.split if one else s.ref
+
+    metric = check_metric(metric or spec.metric)
+    return GFConfig(benchmark=benches[0] if one else spec.name, metric=metric, profile=profile,
+                    id_splits=[name(s) for s in spec.id], ood_splits=[name(s) for s in spec.ood],
+                    id_weights={name(s): float(s.weight) for s in spec.id},
+                    ood_weights={name(s): float(s.weight) for s in spec.ood},
+                    beta=spec.beta if beta is None else beta, roles_source=f"{source} {spec.name}",
+                    n_boot=n_boot, level=level, seed=seed, common_items=common_items, study=spec.name,
+                    sets={} if one else {s.ref: [s.benchmark, s.label or s.split] for _, s in spec.sets()})
+
+
+def cross_config(keys: Sequence[tuple[str, str]], id_splits: Sequence[str], ood_splits: Sequence[str],
+                 ood_weights: Mapping[str, float] | None = None, metric: str = "accuracy", profile: str | None = None,
+                 beta: float = DEFAULT_BETA, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
+                 seed: int = 0, common_items: bool = False) -> GFConfig | None:
+    """Γ across benchmarks from split names alone (``--id-splits testmini --ood-splits validation`` over
+    MathVista and MMMU runs): every run split with an ID name is an ID set, every one with an OOD name an
+    OOD set. Weights by split name or ``BENCHMARK:SPLIT``. None when a role ends up empty."""
+    check_metric(metric)
+    ids = [(b, s) for b, s in keys if s in set(id_splits)]
+    oods = [(b, s) for b, s in keys if s in set(ood_splits)]
+    if not ids or not oods:
+        return None
+    weights = dict(ood_weights or {})
+    ow = {}
+    for b, s in oods:
+        w = float(weights.get(f"{b}:{s}", weights.get(s, 1.0)))
+        if not (math.isfinite(w) and w > 0):
+            raise AnalysisError(f"OOD weight for {b}:{s} must be a positive number, got {w!r}")
+        ow[f"{b}:{s}"] = w
+    names = {f"{b}:{s}": [b, s] for b, s in (*ids, *oods)}
+    return GFConfig(benchmark="+".join(dict.fromkeys(b for b, _ in (*ids, *oods))), metric=metric, profile=profile,
+                    id_splits=[f"{b}:{s}" for b, s in ids], ood_splits=[f"{b}:{s}" for b, s in oods],
+                    id_weights={f"{b}:{s}": 1.0 for b, s in ids}, ood_weights=ow, beta=beta,
+                    roles_source="user (across benchmarks)", n_boot=n_boot, level=level, seed=seed,
+                    common_items=common_items, sets=names)
+
+
 def check_user_splits(known: set[str], *lists: Sequence[str] | None) -> None:
     """Reject user-given split names that none of the compared benchmarks has (typos)."""
     unknown = sorted({s for lst in lists for s in (lst or ()) if s not in known})
@@ -257,8 +339,9 @@ def _ci(stats: np.ndarray, level: float) -> list[float]:
 def compute_gf(df: Any, baseline: Run, candidate: Run, config: GFConfig, pair_flags: Sequence[Flag] = ()
                ) -> GFReport:
     """Γ on an already-loaded samples frame (``analysis.frames.samples_frame``) of both runs."""
-    flags: list[Flag] = [f for f in pair_flags if f.scope == config.benchmark
-                         or f.scope.startswith((config.benchmark + "/", "run:"))]
+    benches = config.benchmarks()
+    flags: list[Flag] = [f for f in pair_flags if f.scope in benches or f.scope.startswith("run:")
+                         or any(f.scope.startswith(b + "/") for b in benches)]
     if config.dropped_splits:
         flags.append(Flag("warn", "gf_roles_reduced", f"GF on {config.benchmark} uses ID {config.id_splits} and OOD "
                           f"{config.ood_splits}; the benchmark's default split(s) {', '.join(config.dropped_splits)} "
@@ -270,9 +353,10 @@ def compute_gf(df: Any, baseline: Run, candidate: Run, config: GFConfig, pair_fl
     roles = [(s, "id", config.id_weights[s]) for s in config.id_splits] + \
             [(s, "ood", config.ood_weights[s]) for s in config.ood_splits]
     for split, role, w in roles:
-        scope = f"{config.benchmark}/{split}"
-        pa = split_frame(df, baseline.name, config.benchmark, split)
-        pb = split_frame(df, candidate.name, config.benchmark, split)
+        bench, sname = config.locate(split)
+        scope = f"{bench}/{sname}"
+        pa = split_frame(df, baseline.name, bench, sname)
+        pb = split_frame(df, candidate.name, bench, sname)
         paired = pair_split(pa, pb, config.metric, config.profile, config.common_items, labels, scope)
         flags.extend(paired.flags)
         if paired.refused or any(f.severity == "refuse" and f.scope == scope for f in flags):
@@ -285,8 +369,7 @@ def compute_gf(df: Any, baseline: Run, candidate: Run, config: GFConfig, pair_fl
         gains.append(SplitGain(split=split, role=role, weight=w, n_items=paired.n, baseline=a, candidate=b,
                                gain=b - a))
         if config.n_boot > 0:
-            idx = bootstrap_indices(paired.n, config.n_boot,
-                                    (config.seed, "gf", baseline.name, candidate.name, config.benchmark, split))
+            idx = bootstrap_indices(paired.n, config.n_boot, (config.seed, "gf", baseline.name, candidate.name, bench, sname))
             boot[split] = 100.0 * (paired.sb[idx].sum(1) / paired.mb[idx].sum(1)
                                    - paired.sa[idx].sum(1) / paired.ma[idx].sum(1))
     base = dict(baseline=baseline.name, candidate=candidate.name, config=config, splits=gains)
@@ -316,21 +399,44 @@ def compute_gf(df: Any, baseline: Run, candidate: Run, config: GFConfig, pair_fl
     return GFReport(**base, **out, flags=[f.to_dict() for f in sort_flags(flags)])
 
 
-def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | None = None, metric: str = "accuracy",
-                 profile: str | None = None, id_splits: Sequence[str] | None = None,
-                 ood_splits: Sequence[str] | None = None, ood_weights: Mapping[str, float] | None = None,
-                 beta: float = DEFAULT_BETA, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-                 seed: int = 0, common_items: bool = False, roles_fallback: RolesProvider | None = None) -> GFReport:
-    """Γ of ``candidate`` over ``baseline`` (run directories or loaded runs) on one benchmark.
+def run_study(runs: Sequence[Run]) -> GFStudySpec | None:
+    """The GF study spec recorded in the runs' manifests (the first run that has one)."""
+    for r in runs:
+        if r.manifest is not None and r.manifest.study is not None:
+            return r.manifest.study
+    return None
 
-    ``benchmark`` may be omitted when the runs share exactly one. Split roles default to
-    the benchmark's ``id_splits``/``ood_splits`` as the runs recorded them (``roles_fallback``
-    for older runs), weights to equal, Ψ to accuracy.
+
+def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | None = None,
+                 metric: str | None = None, profile: str | None = None, id_splits: Sequence[str] | None = None,
+                 ood_splits: Sequence[str] | None = None, ood_weights: Mapping[str, float] | None = None,
+                 beta: float | None = None, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
+                 seed: int = 0, common_items: bool = False, roles_fallback: RolesProvider | None = None,
+                 study: GFStudySpec | None = None) -> GFReport:
+    """Γ of ``candidate`` over ``baseline`` (run directories or loaded runs).
+
+    With a study spec (``study``, or the one the runs recorded when no benchmark or splits
+    are named), Γ is over the spec's sets, across benchmarks, with its weights, Ψ and β
+    (``metric``/``beta`` override them). Otherwise on one benchmark, which may be omitted
+    when the runs share exactly one: split roles default to the benchmark's
+    ``id_splits``/``ood_splits`` as the runs recorded them (``roles_fallback`` for older
+    runs), weights to equal, Ψ to accuracy, β to 2.
     """
     a = baseline if isinstance(baseline, Run) else load_run(baseline)
     b = candidate if isinstance(candidate, Run) else load_run(candidate)
     if a.name == b.name:
         raise AnalysisError(f"baseline and candidate have the same name {a.name!r}; load one with another name")
+    recorded = run_study([a, b]) if benchmark is None and not (id_splits or ood_splits or ood_weights) else None
+    if study is not None or recorded is not None:
+        spec = study or recorded
+        assert spec is not None
+        config = config_from_spec(spec, metric, profile, beta, n_boot, level, seed, common_items,
+                                  "study spec" if study is not None else "run manifest: study")
+        df = samples_frame([a, b])
+        keys = [config.locate(n) for n in config.id_splits + config.ood_splits]
+        return compute_gf(df, a, b, config, run_pair_flags(a, b, keys, common_items))
+    metric = metric or "accuracy"
+    beta = DEFAULT_BETA if beta is None else beta
     shared = sorted({k[0] for k in a.split_keys()} & {k[0] for k in b.split_keys()})
     if benchmark is None:
         if len(shared) != 1:
@@ -347,3 +453,36 @@ def gf_from_runs(baseline: Run | str, candidate: Run | str, benchmark: str | Non
     df = samples_frame([a, b])
     keys = [(benchmark, s) for s in config.id_splits + config.ood_splits]
     return compute_gf(df, a, b, config, run_pair_flags(a, b, keys, common_items))
+
+
+def role_levels(df: Any, run: Run, config: GFConfig) -> dict[str, Any]:
+    """Ψ_ID and Ψ_OOD of one run (weighted means over the role's sets, in %), with item-bootstrap intervals.
+
+    The coordinates of the ID-vs-OOD scatter: where a run sits, not its gain. A set the run
+    lacks (or where Ψ is undefined) leaves its role's value out (``None``), named in ``missing``.
+    """
+    out: dict[str, Any] = {"run": run.name, "missing": []}
+    for role, names, weights in (("id", config.id_splits, config.id_weights),
+                                 ("ood", config.ood_splits, config.ood_weights)):
+        point, boots, total = 0.0, [], 0.0
+        ok = True
+        for n in names:
+            bench, split = config.locate(n)
+            t = item_sums(split_frame(df, run.name, bench, split), config.metric, config.profile)
+            if len(t) == 0:
+                ok = False
+                out["missing"].append(n)
+                continue
+            s, m, w = t["s"].to_numpy(), t["m"].to_numpy(), weights[n]
+            point += w * 100.0 * s.sum() / m.sum()
+            total += w
+            if config.n_boot > 0:
+                idx = bootstrap_indices(len(s), config.n_boot, (config.seed, "levels", run.name, bench, split))
+                boots.append(w * 100.0 * s[idx].sum(1) / m[idx].sum(1))
+        if not ok or total == 0:
+            out[f"psi_{role}"] = None
+            out[f"psi_{role}_ci"] = None
+            continue
+        out[f"psi_{role}"] = point / total
+        out[f"psi_{role}_ci"] = _ci(sum(boots) / total, config.level) if boots else None
+    return out

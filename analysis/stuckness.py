@@ -112,6 +112,8 @@ class SplitExploration:
     k: int | None
     reward: str
     pass_at_k: dict[int, float] = field(default_factory=dict)
+    #: item-bootstrap interval [lo, hi] of each pass@k (None with fewer than 2 items or no resamples)
+    pass_at_k_ci: dict[int, list[float] | None] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     stats_top_p: list[float] = field(default_factory=list)
     stats_approx: list[str] = field(default_factory=list)
@@ -120,6 +122,7 @@ class SplitExploration:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["pass_at_k"] = {str(k): v for k, v in self.pass_at_k.items()}
+        d["pass_at_k_ci"] = {str(k): v for k, v in self.pass_at_k_ci.items()}
         d["flags"] = [f.to_dict() for f in self.flags]
         return d
 
@@ -154,6 +157,10 @@ def split_exploration(part: pd.DataFrame, run: str, benchmark: str, split: str, 
                           "k-based metrics use k ≤ the smallest", scope))
     out.pass_at_k = {kk: float(np.mean([pass_at_k(g.n, sum(g.correct), kk) for g in groups]))
                      for kk in default_ks(n_min)}
+    for kk in out.pass_at_k:  # the curve's intervals: the same item resamples for every k of the split
+        e = bootstrap_mean([pass_at_k(g.n, sum(g.correct), kk) for g in groups], n_boot,
+                           (seed, run, benchmark, split, "pass@k-curve"), level)
+        out.pass_at_k_ci[kk] = None if e is None or e.lo is None or e.hi is None else [e.lo, e.hi]
     m["pass@1"] = boot([pass_at_k(g.n, sum(g.correct), 1) for g in groups], "pass@1")
     if n_min >= 2:
         kk = min(k or DEFAULT_GROUP_K, n_min)

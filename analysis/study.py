@@ -34,10 +34,11 @@ import numpy as np
 
 from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
 from analysis.frames import Run, load_run, samples_frame, split_frame
-from analysis.gf import gf_detail, gf_from_runs
+from analysis.gf import GFConfig, config_from_spec, gf_detail, gf_from_runs
 from analysis.stuckness import split_exploration
 from analysis.training_logs import load_training, summarize_groups, training_frame
 from specs_eval.core.metrics import PSI_METRICS, stored_value
+from specs_eval.core.study import GFStudySpec
 
 STUDY_SCHEMA_VERSION = 1
 PLAN_FILE = "study_plan.json"
@@ -133,41 +134,68 @@ def _load(study_dir: Path, rel: str | None) -> Run | None:
         return None
 
 
-def _psi(run: Run, benchmark: str, splits: list[str], metric: str) -> dict[str, float | None]:
-    """Per split: the metric in % (from the run's own results, which the scorer wrote)."""
+def study_spec(cfg: dict[str, Any]) -> GFStudySpec:
+    """The GF spec of a study config (``study_plan.json`` → ``config``), with its Ψ and β.
+
+    Plans written before study specs named ``benchmark``, ``id_splits`` and ``ood_splits``;
+    they read as the equivalent spec.
+    """
+    if "gf" in cfg:
+        spec = dict(cfg["gf"])
+    else:
+        b = cfg["benchmark"]
+        spec = {"name": cfg.get("name", "gf"), "prompt_variant": cfg.get("prompt_variant", "official"),
+                "id": [{"benchmark": b, "split": x} for x in cfg["id_splits"]],
+                "ood": [{"benchmark": b, "split": x} for x in cfg["ood_splits"]]}
+    spec.update(metric=cfg.get("metric", spec.get("metric", "accuracy")), beta=cfg.get("beta", spec.get("beta", 2.0)))
+    return GFStudySpec.model_validate(spec)
+
+
+def study_sets(cfg: dict[str, Any]) -> GFConfig:
+    """The study's sets as a GF configuration: names (split labels, or BENCHMARK:LABEL across
+    benchmarks), where each is (``locate``) and its weight."""
+    return config_from_spec(study_spec(cfg), n_boot=0)
+
+
+def _psi(run: Run, sets: GFConfig, names: list[str], metric: str) -> dict[str, float | None]:
+    """Per set: the metric in % (from the run's own results, which the scorer wrote)."""
     out: dict[str, float | None] = {}
     res = run.results
-    for s in splits:
+    for n in names:
+        benchmark, s = sets.locate(n)
         m = None
         if res is not None and benchmark in res.benchmarks and s in res.benchmarks[benchmark].splits:
             sm = res.benchmarks[benchmark].splits[s]
             v = stored_value(sm, metric)
             m = None if v is None else 100.0 * float(v)
-        out[s] = m
+        out[n] = m
     return out
 
 
-def _by_metric(base: Run, cand: Run, bench: str, ids: list[str], oods: list[str], beta: float
-               ) -> dict[str, dict[str, float | None]]:
+def _by_metric(base: Run, cand: Run, sets: GFConfig, beta: float) -> dict[str, dict[str, float | None]]:
     """Point Γ for every Ψ (accuracy, format compliance, strict accuracy) from the runs' results.
 
     Why: the study's headline Ψ is one choice (the paper does not say which it plotted); the
     other two show whether a conclusion depends on it. Intervals only for the headline Ψ.
     """
+    ids, oods = sets.id_splits, sets.ood_splits
+    wi, wo = sets.id_weights, sets.ood_weights
     out: dict[str, dict[str, float | None]] = {}
     for k in PSI_METRICS:
-        a, b = _psi(base, bench, ids + oods, k), _psi(cand, bench, ids + oods, k)
-        gi = _mean([None if a[s] is None or b[s] is None else b[s] - a[s] for s in ids])
-        go = _mean([None if a[s] is None or b[s] is None else b[s] - a[s] for s in oods])
+        a, b = _psi(base, sets, ids + oods, k), _psi(cand, sets, ids + oods, k)
+        gi = _mean([None if a[s] is None or b[s] is None else b[s] - a[s] for s in ids], [wi[s] for s in ids])
+        go = _mean([None if a[s] is None or b[s] is None else b[s] - a[s] for s in oods], [wo[s] for s in oods])
         g = None if gi is None or go is None else gf_detail(gi, go, beta).gamma
-        out[k] = {"psi_id": _mean([b[s] for s in ids]), "psi_ood": _mean([b[s] for s in oods]),
-                  "g_id": gi, "g_ood": go, "gamma": g}
+        out[k] = {"psi_id": _mean([b[s] for s in ids], [wi[s] for s in ids]),
+                  "psi_ood": _mean([b[s] for s in oods], [wo[s] for s in oods]), "g_id": gi, "g_ood": go, "gamma": g}
     return out
 
 
-def _mean(xs: list[float | None]) -> float | None:
-    v = [x for x in xs if x is not None]
-    return sum(v) / len(v) if v else None
+def _mean(xs: list[float | None], weights: list[float] | None = None) -> float | None:
+    """The (weighted) mean of the values that exist; None when none does."""
+    ws = weights or [1.0] * len(xs)
+    v = [(x, w) for x, w in zip(xs, ws, strict=True) if x is not None]
+    return sum(x * w for x, w in v) / sum(w for _, w in v) if v else None
 
 
 def collect_study(study_dir: str | Path, n_boot: int | None = None) -> dict[str, Any]:
@@ -179,9 +207,11 @@ def collect_study(study_dir: str | Path, n_boot: int | None = None) -> dict[str,
     study_dir = Path(study_dir)
     plan = read_plan(study_dir)
     cfg = plan["config"]
-    bench = cfg["benchmark"]
-    ids, oods = list(cfg["id_splits"]), list(cfg["ood_splits"])
-    metric, beta = cfg["metric"], float(cfg["beta"])
+    spec = study_spec(cfg)
+    sets = study_sets(cfg)
+    ids, oods = list(sets.id_splits), list(sets.ood_splits)
+    wi, wo = sets.id_weights, sets.ood_weights
+    metric, beta = spec.metric, float(spec.beta)
     boot = int(cfg.get("n_boot", 1000) if n_boot is None else n_boot)
     missing: list[str] = []
     base = _load(study_dir, plan["base_eval"])
@@ -199,15 +229,15 @@ def collect_study(study_dir: str | Path, n_boot: int | None = None) -> dict[str,
             if cand is None or base is None:
                 missing.append(c["eval"] or "base")
                 continue
-            psi = _psi(cand, bench, ids + oods, metric)
+            psi = _psi(cand, sets, ids + oods, metric)
             pt: dict[str, Any] = {"method": r["method"], "seed": r["seed"], "step": c["step"],
-                                  "psi_id": _mean([psi[s] for s in ids]), "psi_ood": _mean([psi[s] for s in oods]),
-                                  "splits": psi, "by_metric": _by_metric(base, cand, bench, ids, oods, beta)}
+                                  "psi_id": _mean([psi[s] for s in ids], [wi[s] for s in ids]),
+                                  "psi_ood": _mean([psi[s] for s in oods], [wo[s] for s in oods]),
+                                  "splits": psi, "by_metric": _by_metric(base, cand, sets, beta)}
             if c["step"] == 0:
                 pt.update(g_id=0.0, g_ood=0.0, gamma=0.0, gamma_ci=None, status="baseline")
             else:
-                g = gf_from_runs(base, cand, bench, metric=metric, id_splits=ids, ood_splits=oods, beta=beta,
-                                 n_boot=boot, seed=0)
+                g = gf_from_runs(base, cand, study=spec, n_boot=boot, seed=0)
                 pt.update(g_id=g.g_id, g_ood=g.g_ood, gamma=g.gamma, gamma_ci=g.gamma_ci, g_id_ci=g.g_id_ci,
                           g_ood_ci=g.g_ood_ci, status=g.status)
             curve.append(pt)
@@ -219,7 +249,7 @@ def collect_study(study_dir: str | Path, n_boot: int | None = None) -> dict[str,
                 missing.append(r["rl_eval"])
             else:
                 fm = cfg.get("final_metric", "accuracy")
-                per = _psi(rl, bench, ids + oods, fm)
+                per = _psi(rl, sets, ids + oods, fm)
                 final = {"metric": fm, "splits": per, "mean": _mean(list(per.values()))}
         stuck = _stuckness(study_dir, r.get("rl_dir"), missing)
         last = curve[-1] if curve and curve[-1]["step"] == r["curve"][-1]["step"] else None
@@ -379,11 +409,13 @@ def study_markdown(data: dict[str, Any]) -> str:
     """The study's headline numbers as Markdown (summary.md): what a reader checks first."""
     cfg = data["config"]
     seeds = cfg["seeds"]
+    spec = study_spec(cfg)
+    ood = ", ".join(s.ref + (f" (α {s.weight:g})" if s.weight != 1 else "") for s in spec.ood)
     lines = [f"# GF study {data.get('name') or ''}".rstrip(), "",
              f"Base `{cfg.get('preset')}` preset; methods {', '.join(cfg['methods'])}; seeds {seeds}; "
-             f"{cfg['steps']} cold-start steps, eval every {cfg['eval_every']}; Ψ = {cfg['metric']} (%) on "
-             f"{cfg['benchmark']} ID {cfg['id_splits']} vs OOD {cfg['ood_splits']}, {cfg['eval_limit']} items per "
-             f"split; Γ with β = {cfg['beta']:g}, gains over the base model.", "",
+             f"{cfg['steps']} cold-start steps, eval every {cfg['eval_every']}; Ψ = {spec.metric} (%) on "
+             f"spec {spec.name}: ID {', '.join(s.ref for s in spec.id)} vs OOD {ood}, {cfg['eval_limit']} items per "
+             f"set; Γ with β = {spec.beta:g}, gains over the base model.", "",
              "Cells: mean over seeds [95% Student-t interval over seeds] (min–max).", "",
              f"| method | Γ at step {cfg['steps']} | Ψ_ID | Ψ_OOD | post-RL {cfg.get('final_metric', 'accuracy')} |",
              "|---|---|---|---|---|"]

@@ -99,7 +99,10 @@ def test_study_presets_load_and_curve_steps_end_at_the_last_step():
 @pytest.mark.parametrize("override,needle", [
     ("eval_every=30", "eval_every"),
     ("methodz=[sft]", "unknown key 'methodz'"),
-    ("ood_splits=[id]", "both ID and OOD"),
+    ('gf={"id": ["toyworld:id"], "ood": ["toyworld:id"]}', "listed twice"),
+    ('gf={"id": ["toyworld:id"], "ood": ["toyworld:odd_format"]}', "toyworld:odd_format"),
+    ("gf=no-such-spec", "unknown study spec"),
+    ("passk.split=ood_task", "passk.split"),
     ("seeds=[1,1]", "seeds"),
     ("passk.models=[base,teacher]", "passk.models"),
     ("metric=f1", "metric"),

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticUndefined
 
 from specs_eval.core.errors import SpecsError
+from specs_eval.core.study import GFStudySpec
 from training.methods import check_method
 
 SCHEMA_VERSION = 1
@@ -222,6 +223,8 @@ class EvalConfig(_Cfg):
     enabled: bool = True
     after: list[str] = Field(default_factory=lambda: ["base", "zero-rl", "cold-start", "rl"])
     tasks: list[EvalTask] = Field(default_factory=lambda: [EvalTask()])
+    study: GFStudySpec | None = Field(None, description="a GF study spec (shipped name, YAML file or mapping) whose "
+                                      "ID/OOD sets are evaluated too and recorded, so every stage's eval reports Γ")
     max_new_tokens: int | None = None
     batch_size: int = 32
     temperature: float = 0.0
@@ -230,6 +233,18 @@ class EvalConfig(_Cfg):
     seed: int = Field(0, description="sampling seed")
     backend: str = Field("hf", description="hf | vllm | openai (specs_eval backends)")
     backend_options: dict[str, Any] = Field(default_factory=dict, description="e.g. {tp: 4} for vllm")
+
+    @field_validator("study", mode="before")
+    @classmethod
+    def _study(cls, v: Any) -> Any:
+        if v is None or isinstance(v, GFStudySpec):
+            return v
+        from specs_eval.benchmarks.study import load_spec
+
+        try:
+            return load_spec(v)
+        except SpecsError as e:
+            raise ValueError(str(e)) from None
 
     @field_validator("after")
     @classmethod

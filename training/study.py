@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from specs_eval.core.errors import SpecsError
 from specs_eval.core.io import atomic_write_json, atomic_write_text
 from specs_eval.core.metrics import PSI_METRICS
+from specs_eval.core.study import GFStudySpec, StudySet
 from training.config import PRESETS_DIR, ConfigError, PipelineConfig, apply_overrides, preset_path
 from training.manifest import invocation
 from training.methods import COLD_START_METHODS, check_method
@@ -60,7 +61,8 @@ class StudyPassK(_Cfg):
     enabled: bool = True
     models: list[str] = Field(default_factory=lambda: ["base", "sft", "dpo"],
                               description="base and/or cold-start methods (their first seed's final model)")
-    split: str = "id"
+    split: str | None = Field(None, description="a set of the GF spec, by label or BENCHMARK:LABEL "
+                              "(default: its first ID set)")
     limit: int = Field(32, ge=1)
     n: int = Field(64, ge=2, description="samples per item; pass@k for k up to n")
     temperature: float = Field(1.0, gt=0)
@@ -71,7 +73,12 @@ class StudyPassK(_Cfg):
 
 
 class GFStudyConfig(_Cfg):
-    """One GF study: which pipeline, methods, seeds, steps, splits and what follows the cold start."""
+    """One GF study: which pipeline, methods, seeds, steps, sets and what follows the cold start.
+
+    The ID and OOD sets, their weights, Ψ and β come from a GF study spec (``gf``: a shipped
+    name in ``specs_eval/benchmarks/studies/``, a YAML file, or the spec inline), the same
+    spec ``specs-eval run --study`` takes; ``metric`` and ``beta`` override the spec's.
+    """
     schema_version: int = 1
     name: str = "gf"
     description: str = ""
@@ -82,19 +89,36 @@ class GFStudyConfig(_Cfg):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     steps: int = Field(25, ge=1, description="cold-start optimizer steps (the paper's figure: 25)")
     eval_every: int = Field(5, ge=1, description="evaluate a checkpoint every this many steps")
-    benchmark: str = "toyworld"
-    id_splits: list[str] = Field(default_factory=lambda: ["id"])
-    ood_splits: list[str] = Field(default_factory=lambda: ["ood_format"])
-    eval_limit: int | None = Field(100, ge=1, description="items per eval split")
-    prompt_variant: str = "official"
+    gf: GFStudySpec = Field(description="the GF study spec: ID/OOD sets, weights α, Ψ, β (shipped name, YAML file "
+                            "or mapping; default toy-format)")
+    eval_limit: int | None = Field(100, ge=1, description="items per eval set (sets with their own limit keep it)")
     eval_max_new_tokens: int | None = Field(None, ge=1)
     metric: str = Field("format_compliance", description="Ψ of the ID/OOD curves and of Γ (a metric marked psi "
-                        "in specs_eval.core.metrics)")
-    final_metric: str = Field("accuracy", description="post-RL performance: mean over the eval splits")
-    beta: float = Field(2.0, gt=0)
+                        "in specs_eval.core.metrics); given, it overrides the spec's, else it is the spec's")
+    final_metric: str = Field("accuracy", description="post-RL performance: mean over the eval sets")
+    beta: float = Field(2.0, gt=0, description="GF β; given, it overrides the spec's, else it is the spec's")
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples of each Γ interval")
     rl: StudyRL = Field(default_factory=StudyRL)
     passk: StudyPassK = Field(default_factory=StudyPassK)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spec(cls, data: Any) -> Any:
+        """Load the spec (default ``toy-format``) and apply ``metric``/``beta``; both then mirror the spec."""
+        if not isinstance(data, dict):
+            return data
+        from specs_eval.benchmarks.study import load_spec
+
+        data = dict(data)
+        try:
+            spec = load_spec(data.get("gf") or "toy-format")
+            upd = {k: data[k] for k in ("metric", "beta") if data.get(k) is not None}
+            if upd:
+                spec = load_spec({**spec.model_dump(mode="json"), **upd})
+        except SpecsError as e:
+            raise ValueError(str(e)) from None
+        data.update(gf=spec, metric=spec.metric, beta=spec.beta)
+        return data
 
     @field_validator("methods")
     @classmethod
@@ -116,15 +140,20 @@ class GFStudyConfig(_Cfg):
             raise ValueError(f"seeds must be a non-empty list without repeats, got {self.seeds}")
         if self.eval_every > self.steps:
             raise ValueError(f"eval_every ({self.eval_every}) is larger than steps ({self.steps})")
-        if not self.id_splits or not self.ood_splits:
-            raise ValueError("id_splits and ood_splits need at least one split each")
-        both = set(self.id_splits) & set(self.ood_splits)
-        if both:
-            raise ValueError(f"split(s) {sorted(both)} are both ID and OOD")
+        if self.passk.enabled:
+            self.passk_set()
         bad = [m for m in self.passk.models if m != "base" and m not in self.methods]
         if self.passk.enabled and bad:
             raise ValueError(f"passk.models {bad} are not among the study's methods {self.methods} (or 'base')")
         return self
+
+    def passk_set(self) -> StudySet:
+        """The spec's set that pass@k samples (``passk.split``: a label or BENCHMARK:LABEL; default the first ID set)."""
+        want = self.passk.split
+        for _, s in self.gf.sets():
+            if want is None or want in (s.label, s.ref):
+                return s
+        raise ValueError(f"passk.split {want!r} is not a set of the GF spec ({', '.join(s.ref for _, s in self.gf.sets())})")
 
     def curve_steps(self) -> list[int]:
         """0 (the base model), every ``eval_every`` steps, and the last step."""
@@ -181,10 +210,9 @@ def pipeline_config(study: GFStudyConfig, quick: bool, *extra: str) -> PipelineC
     """The pipeline config every stage of the study uses (study eval, cold-start steps, RL budget)."""
     from training.commands import build_config, flatten_overrides
 
-    task = {"benchmark": study.benchmark, "splits": study.id_splits + study.ood_splits, "limit": study.eval_limit,
-            "prompt_variant": study.prompt_variant}
     items = [*flatten_overrides(study.pipeline),
-             f"eval.tasks={json.dumps([task])}",
+             "eval.tasks=[]",
+             f"eval.study={json.dumps(eval_spec(study))}",
              'eval.after=["base", "cold-start", "rl"]',
              f"cold_start.max_steps={study.steps}",
              f"cold_start.save_steps={study.eval_every}",
@@ -194,6 +222,14 @@ def pipeline_config(study: GFStudyConfig, quick: bool, *extra: str) -> PipelineC
     if study.eval_max_new_tokens:
         items.append(f"eval.max_new_tokens={study.eval_max_new_tokens}")
     return build_config(study.preset, tuple(items), None, None, (), quick=quick)
+
+
+def eval_spec(study: GFStudyConfig) -> dict[str, Any]:
+    """The spec every study eval runs (and records): the study's, with ``eval_limit`` items per set."""
+    spec = study.gf.model_dump(mode="json")
+    if study.eval_limit is not None:
+        spec["limit"] = study.eval_limit
+    return spec
 
 
 def _plan(study: GFStudyConfig, out: Path, pairs_given: bool, quick: bool) -> dict[str, Any]:
@@ -293,9 +329,10 @@ def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick:
     # 3. pass@k and RBF of the base and cold-start models
     if study.passk.enabled:
         pk = study.passk
-        task = {"benchmark": study.benchmark, "splits": [pk.split], "limit": pk.limit,
-                "prompt_variant": study.prompt_variant}
-        pk_cfg = pipeline_config(study, quick, f"eval.tasks={json.dumps([task])}", f"eval.n={pk.n}",
+        ps = study.passk_set()
+        task = {"benchmark": ps.benchmark, "splits": [ps.split], "limit": pk.limit,
+                "prompt_variant": ps.variant or study.gf.prompt_variant}
+        pk_cfg = pipeline_config(study, quick, f"eval.tasks={json.dumps([task])}", "eval.study=null", f"eval.n={pk.n}",
                                  f"eval.temperature={pk.temperature}", f"eval.top_p={pk.top_p}",
                                  f"eval.batch_size={pk.batch_size}", f"eval.seed={study.seeds[0]}",
                                  *([f"eval.max_new_tokens={pk.max_new_tokens}"] if pk.max_new_tokens else []))
@@ -340,8 +377,8 @@ def write_study_report(out: Path, study: GFStudyConfig, log: Callable[[str], Non
         from analysis.report import ReportOptions, build_report, write_report
         from specs_eval.benchmarks.images import report_sources
 
-        opts = ReportOptions(title=f"GF study {study.name}", metric=study.metric, id_splits=study.id_splits,
-                             ood_splits=study.ood_splits, beta=study.beta, n_boot=1000, **report_sources())
+        opts = ReportOptions(title=f"GF study {study.name}", metric=study.metric, study=study.gf, n_boot=1000,
+                             **report_sources())
         rep = build_report([out], [], opts)
         return write_report(rep, out / "report.html")["html"]
     except Exception as e:  # the report is a view; study.json holds the numbers
@@ -381,7 +418,7 @@ def gf(preset: str, overrides: tuple[str, ...], quick: bool, out: Path, pairs: P
       specs-train study gf --out runs/gf-study                  # toy world, tiny base, ~20 min on 2 cores
       specs-train study gf --quick --out runs/gf-quick          # the machinery in a few minutes
       specs-train study gf --out runs/gf --pairs runs/specs-tiny/02-distill --no-rl
-      specs-train study gf --out runs/gf7b --set preset=qwen2.5-vl-7b --set benchmark=mathvista ...
+      specs-train study gf --out runs/gf7b --set preset=qwen2.5-vl-7b --set gf=qwen2.5-vl-7b-format ...
     """
     from training.commands import _log, _quiet
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from analysis.compare import pair_split, run_pair_flags
+from analysis.compare import pair_checks, pair_split, run_pair_flags
 from analysis.errors import AnalysisError, RunLoadError, TrainingLogError
 from analysis.flags import Flag, sort_flags
 from analysis.frames import Run, load_run, samples_frame, split_frame
@@ -31,10 +31,15 @@ from analysis.gf import (
     RolesProvider,
     check_user_splits,
     compute_gf,
+    config_from_spec,
+    cross_config,
     default_roles,
     resolve_config,
+    role_levels,
+    run_study,
 )
 from analysis.leaderboard import Column, load_leaderboard, place_runs
+from analysis.leaderboard import available as leaderboards_available
 from analysis.metrics import check_metric, item_sums
 from analysis.report.thumbs import ItemImages, ThumbnailSource
 from analysis.stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ratio, paired_compare
@@ -49,6 +54,7 @@ from analysis.training_logs import (
 )
 from specs_eval.core.metrics import METRICS as METRIC_REGISTRY
 from specs_eval.core.metrics import stored_value
+from specs_eval.core.study import GFStudySpec
 
 REPORT_SCHEMA_VERSION = 1
 MAX_RESPONSE_CHARS = 2000
@@ -63,9 +69,13 @@ class ReportOptions:
     """What the user chose; recorded in the report (``data_paths`` by benchmark name only)."""
 
     baseline: str | None = None
-    metric: str = "accuracy"
+    #: Ψ of the headline and of every GF (None: accuracy, and a study's Γ uses the spec's Ψ)
+    metric: str | None = None
     profile: str | None = None
-    beta: float = DEFAULT_BETA
+    #: GF β (None: 2, and a study's Γ uses the spec's β)
+    beta: float | None = None
+    #: a GF study spec whose sets are the roles (``--study`` / ``--id``/``--ood``); None: the one the runs recorded
+    study: GFStudySpec | None = None
     id_splits: list[str] | None = None
     ood_splits: list[str] | None = None
     ood_weights: dict[str, float] | None = None
@@ -88,6 +98,9 @@ class ReportOptions:
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("item_images", "roles_fallback")}
         d["data_paths"] = sorted(self.data_paths)  # never embed local paths
+        d["metric"] = self.metric or "accuracy"
+        d["beta"] = DEFAULT_BETA if self.beta is None else self.beta
+        d["study"] = None if self.study is None else self.study.model_dump(mode="json")
         return d
 
 
@@ -178,11 +191,11 @@ def _pick_baseline(runs: list[Run], order: list[str], wanted: str | None, flags:
 
 
 def _split_order(bench: str, splits: set[str], config: GFConfig | None) -> list[tuple[str, str]]:
-    """(split, role) with ID splits first, then OOD splits, then the rest (sorted)."""
+    """(split, role) of one benchmark: its ID sets first, then its OOD sets, then the rest (sorted)."""
     out: list[tuple[str, str]] = []
     if config is not None:
-        out += [(s, "ID") for s in config.id_splits]
-        out += [(s, "OOD") for s in config.ood_splits]
+        for names, role in ((config.id_splits, "ID"), (config.ood_splits, "OOD")):
+            out += [(sp, role) for b, sp in (config.locate(n) for n in names) if b == bench]
     known = {s for s, _ in out}
     out += [(s, "") for s in sorted(splits - known)]
     return out
@@ -274,6 +287,68 @@ def _metrics_rows(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tup
     return out
 
 
+#: a breakdown key gets a chart when it has this many categories (binary keys and long lists: tables only)
+CHART_CATEGORIES = (3, 12)
+
+
+def _breakdown_keys(runs: list[Run], bench: str, split: str) -> list[str]:
+    """The benchmark's official breakdown keys, as its ``results.json`` recorded them (benchmark order)."""
+    keys: list[str] = []
+    for r in runs:
+        if r.results is None or bench not in r.results.benchmarks:
+            continue
+        sm = r.results.benchmarks[bench].splits.get(split)
+        for k in (sm.breakdowns if sm is not None else {}):
+            if k not in keys:
+                keys.append(k)
+    return keys
+
+
+def _breakdowns(runs: list[Run], baseline: Run | None, df: pd.DataFrame, bench: str, order: list[tuple[str, str]],
+                opt: ReportOptions) -> list[dict[str, Any]]:
+    """Per official breakdown key and category: Ψ of every run with an item-bootstrap interval, n items, and
+    the point difference to the baseline. Computed from the samples' ``meta`` (multi-label keys such as
+    MathVista's ``skills`` count an item in each of its categories), like ``results.json`` breakdowns."""
+    out = []
+    for split, role in order:
+        keys = _breakdown_keys(runs, bench, split)
+        for key in keys:
+            col = f"meta.{key}"
+            cats: dict[str, dict[str, Any]] = {}
+            for r in runs:
+                part = split_frame(df, r.name, bench, split)
+                if len(part) == 0 or col not in part.columns:
+                    continue
+                vals = part[col].map(lambda v: [str(x) for x in v] if isinstance(v, list) else
+                                     ([] if v is None or (isinstance(v, float) and math.isnan(v)) else [str(v)]))
+                ex = part.assign(_cat=vals).explode("_cat")
+                ex = ex[ex["_cat"].notna()]
+                for cat, cpart in ex.groupby("_cat", sort=True):
+                    t = item_sums(cpart, opt.metric, opt.profile)
+                    cell: dict[str, Any] = {"value": None, "lo": None, "hi": None, "n_items": int(cpart["id"].nunique())}
+                    if len(t):
+                        e = bootstrap_ratio(t["s"].to_numpy(), t["m"].to_numpy(), opt.n_boot,
+                                            (opt.seed, r.name, bench, split, "breakdown", key, cat, opt.metric), opt.level)
+                        cell.update(value=100 * e.value, lo=None if e.lo is None else 100 * e.lo,
+                                    hi=None if e.hi is None else 100 * e.hi)
+                    cats.setdefault(str(cat), {})[r.name] = cell
+            if not cats:
+                continue
+            rows = []
+            for cat in sorted(cats):
+                cells = cats[cat]
+                delta = {}
+                if baseline is not None and baseline.name in cells and cells[baseline.name]["value"] is not None:
+                    b = cells[baseline.name]["value"]
+                    delta = {r: c["value"] - b for r, c in cells.items() if r != baseline.name and c["value"] is not None}
+                n = max((c["n_items"] for c in cells.values()), default=0)
+                rows.append({"category": cat, "n_items": n, "cells": cells, "delta": delta})
+            lo, hi = CHART_CATEGORIES
+            out.append({"benchmark": bench, "split": split, "role": role, "key": key, "rows": rows,
+                        "chart": lo <= len(rows) <= hi})
+    return out
+
+
 def _exploration(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tuple[str, str]], opt: ReportOptions,
                  flags: list[Flag]) -> list[dict[str, Any]]:
     out = []
@@ -288,6 +363,7 @@ def _exploration(runs: list[Run], df: pd.DataFrame, bench: str, order: list[tupl
             d = ex.to_dict()
             d["role"] = role
             d["pass_at_k"] = {k: 100 * v for k, v in d["pass_at_k"].items()}
+            d["pass_at_k_ci"] = {k: None if v is None else [100 * v[0], 100 * v[1]] for k, v in d["pass_at_k_ci"].items()}
             d["metrics"] = {k: (_pct(v) if k in PERCENT_METRICS else v) for k, v in d["metrics"].items()}
             d.pop("flags")
             out.append(d)
@@ -331,6 +407,8 @@ def _flatten_manifest(r: Run) -> dict[str, str]:
         out[k] = v if isinstance(v, str) else _json_scalar(v)
 
     put("run.status", m.status)
+    put("run.origin", m.origin)
+    put("run.display_name", m.display_name)
     put("run.created", m.created)
     put("run.finished", m.finished)
     put("run.wall_s", m.wall_s)
@@ -343,13 +421,19 @@ def _flatten_manifest(r: Run) -> dict[str, str]:
                 put(f"model.processor.{pk}", pv)
         else:
             put(f"model.{k}", v)
-    for k, v in m.generation.model_dump().items():
-        put(f"generation.{k}", v)
+    if m.origin == "scored":
+        put("generation", "unknown: scored from a predictions file")
+    else:
+        for k, v in m.generation.model_dump().items():
+            put(f"generation.{k}", v)
     for t in m.tasks:
         for k in ("prompt_variant", "profile", "limit"):
-            put(f"task.{t.benchmark}/{t.split}.{k}", getattr(t, k))
+            put(f"task.{t.benchmark}/{t.set_name}.{k}", getattr(t, k))
         if t.data:
-            put(f"task.{t.benchmark}/{t.split}.data", Path(t.data).name)
+            put(f"task.{t.benchmark}/{t.set_name}.data", Path(t.data).name)
+    if m.study is not None:
+        put("study", f"{m.study.name}: ID {', '.join(s.ref for s in m.study.id)}; OOD "
+            + ", ".join(f"{s.ref}×{s.weight:g}" for s in m.study.ood) + f"; Ψ {m.study.metric}, β {m.study.beta:g}")
     for d in m.datasets:
         for k in ("source", "hf_id", "revision", "config", "rows", "content_hash", "seed"):
             put(f"dataset.{d.benchmark}/{d.split}.{k}", getattr(d, k))
@@ -474,7 +558,10 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
     """The report's content. Raises ``AnalysisError`` only when nothing at all could be loaded."""
     from specs_eval import __version__
 
-    opt = options or ReportOptions()
+    given = options or ReportOptions()
+    # the user's Ψ and β, or None: a study's Γ then uses its spec's; everything else accuracy and β = 2
+    user_metric, user_beta = given.metric, given.beta
+    opt = replace(given, metric=given.metric or "accuracy", beta=DEFAULT_BETA if given.beta is None else given.beta)
     check_metric(opt.metric)
     inputs, training, study = _expand_study(inputs, training)
     runs, failed, trains, flags, order = _load_inputs(inputs, training)
@@ -486,27 +573,48 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         flags.extend(r.flags)
     df = samples_frame(runs)
     bench_names = sorted({b for r in runs for b, _ in r.split_keys()})
-    check_user_splits({s for r in runs for _, s in r.split_keys()}, opt.id_splits, opt.ood_splits,
-                      list(opt.ood_weights or {}))
+    keys_all = sorted({k for r in runs for k in r.split_keys()})
+    check_user_splits({s for _, s in keys_all} | {f"{b}:{s}" for b, s in keys_all}, opt.id_splits,
+                      opt.ood_splits, list(opt.ood_weights or {}))
     if opt.reward not in ("accuracy", "accuracy+format"):
         raise AnalysisError(f"unknown group reward {opt.reward!r}; known: accuracy, accuracy+format")
     if opt.group_k is not None and opt.group_k < 2:
         raise AnalysisError(f"the group size k must be ≥ 2 (k = 1 groups always have zero variance), got {opt.group_k}")
     pair_flags: dict[str, list[Flag]] = {}
+    checks: list[dict[str, Any]] = []
     if baseline is not None:
         for r in runs:
             if r is not baseline:
                 keys = sorted(set(baseline.split_keys()) | set(r.split_keys()))
                 pair_flags[r.name] = run_pair_flags(baseline, r, keys, opt.common_items)
                 flags.extend(pair_flags[r.name])
+                checks.append(pair_checks(baseline, r, keys))
     thumbs = ThumbnailSource(opt.item_images, opt.thumbnails)
-    benchmarks, headline, gfs, metrics, explorations, drill = [], [], [], [], [], []
+    user_roles = bool(opt.id_splits or opt.ood_splits)
+    spec = opt.study or (None if user_roles else run_study(([baseline] if baseline else []) + runs))
+    study_cfg = None
+    if spec is not None:
+        study_cfg = config_from_spec(spec, user_metric, opt.profile, user_beta, opt.n_boot, opt.level, opt.seed,
+                                     opt.common_items, "study spec" if opt.study else "run manifest: study")
+        _check_study_sets(study_cfg, keys_all, runs, flags)
+    study_benches = study_cfg.benchmarks() if study_cfg else []
+    benchmarks, headline, gfs, metrics, explorations, drill, breakdowns = [], [], [], [], [], [], []
+    configs: list[GFConfig] = []
     for bench in bench_names:
         splits = {s for r in runs for b, s in r.split_keys() if b == bench}
-        config = resolve_config(bench, sorted(splits), default_roles(bench, runs, opt.roles_fallback), opt.metric,
-                                opt.profile, opt.id_splits, opt.ood_splits, opt.ood_weights, opt.beta, opt.n_boot,
-                                opt.level, opt.seed, opt.common_items)
-        order_ = _split_order(bench, splits, config)
+        role_cfg: GFConfig | None
+        if study_cfg is not None and bench in study_benches:
+            # a study within one benchmark is that benchmark's GF; a study across benchmarks is computed below
+            config = None if study_cfg.sets else study_cfg
+            role_cfg = study_cfg
+        else:
+            config = role_cfg = resolve_config(bench, sorted(splits), default_roles(bench, runs, opt.roles_fallback),
+                                               opt.metric, opt.profile, opt.id_splits, opt.ood_splits,
+                                               opt.ood_weights, opt.beta, opt.n_boot, opt.level, opt.seed,
+                                               opt.common_items)
+        if config is not None:
+            configs.append(config)
+        order_ = _split_order(bench, splits, role_cfg)
         benchmarks.append({"name": bench, "profiles": {r.name: r.profile(bench) for r in runs},
                            "splits": [{"split": s, "role": role} for s, role in order_],
                            "gf_config": config.model_dump() if config else None})
@@ -514,8 +622,10 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         headline += rows
         if baseline is not None and len(runs) > 1:
             if config is None:
-                flags.append(Flag("info", "no_gf_roles", f"{bench}: no ID/OOD split roles, so no GF (pass "
-                                  "--id-splits and --ood-splits)", bench))
+                if bench not in study_benches:
+                    flags.append(Flag("info", "no_gf_roles", f"{bench}: no ID/OOD split roles, so no GF on it alone "
+                                      "(pass --id-splits and --ood-splits, or a study: --study SPEC, --id/--ood)",
+                                      bench))
             else:
                 for r in runs:
                     if r is not baseline:
@@ -523,8 +633,26 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
                         flags.extend(Flag(**f) for f in g.flags)
                         gfs.append(g.model_dump())
         metrics += _metrics_rows(runs, df, bench, order_, opt)
+        breakdowns += _breakdowns(runs, baseline, df, bench, order_, opt)
         explorations += _exploration(runs, df, bench, order_, opt, flags)
         drill += _drilldown(runs, baseline, df, bench, order_, opt, rows, thumbs)
+    cross = study_cfg if study_cfg is not None and study_cfg.sets else None
+    if cross is None and user_roles and not configs:
+        cross = cross_config(keys_all, opt.id_splits or [], opt.ood_splits or [], opt.ood_weights, opt.metric,
+                             opt.profile, opt.beta, opt.n_boot, opt.level, opt.seed, opt.common_items)
+        if cross is None:
+            flags.append(Flag("info", "no_gf_roles", "the given --id-splits/--ood-splits leave no ID or no OOD split "
+                              "in any benchmark, so no GF", "report"))
+    if cross is not None:
+        configs.append(cross)
+        if baseline is not None and len(runs) > 1:
+            keys = [cross.locate(n) for n in cross.id_splits + cross.ood_splits]
+            for r in runs:
+                if r is not baseline:
+                    g = compute_gf(df, baseline, r, cross, run_pair_flags(baseline, r, keys, opt.common_items))
+                    flags.extend(Flag(**f) for f in g.flags)
+                    gfs.append(g.model_dump())
+    scatter = [{"config": c.model_dump(), "points": [role_levels(df, r, c) for r in runs]} for c in configs]
     lb = _leaderboard(opt.leaderboard, runs, df, explorations, opt) if opt.leaderboard else None
     train = _training(trains, flags)
     run_rows = [{"name": r.name, "dir": r.path.name, "role": "baseline" if r is baseline else "candidate",
@@ -541,18 +669,34 @@ def build_report_data(inputs: Sequence[str | Path | Run], training: Sequence[str
         "runs": run_rows,
         "not_loaded": failed,
         "flags": [f.to_dict() for f in sort_flags(flags)],
+        "checks": checks,
         "benchmarks": benchmarks,
         "headline": headline,
         "gf": gfs,
+        "study_spec": None if spec is None else spec.model_dump(mode="json"),
+        "role_scatter": scatter,
+        "breakdowns": breakdowns,
         "metrics": metrics,
         "exploration": explorations,
         "training": train,
         "leaderboard": lb,
+        "leaderboards_available": leaderboards_available(),
         "provenance": _provenance(runs),
         "drilldown": drill,
         "study": study,
     }
     return _r(data)
+
+
+def _check_study_sets(config: GFConfig, keys: Sequence[tuple[str, str]], runs: list[Run], flags: list[Flag]) -> None:
+    """A study set that no run has is flagged by name (its Γ is then refused as an empty split)."""
+    have = set(keys)
+    for n in config.id_splits + config.ood_splits:
+        b, sp = config.locate(n)
+        if (b, sp) not in have:
+            known = ", ".join(f"{x}:{y}" for x, y in sorted(have)) or "none"
+            flags.append(Flag("warn", "study_set_missing", f"study {config.study}: set {b}:{sp} is in no run "
+                              f"(the runs have {known}); Γ over it is not computed", f"{b}/{sp}"))
 
 
 def _expand_study(inputs: Sequence[str | Path | Run], training: Sequence[str | Path | TrainingRun]

@@ -8,6 +8,7 @@ the page inlines plotly.js once and the output is deterministic.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -52,7 +53,7 @@ def id_ood_bars(data: dict[str, Any]) -> list[dict[str, str]]:
                                  "arrayminus": [e[1] for e in errs]})
         fig.update_layout(barmode="group", title=f"{b['name']}: {metric} (%) per split, 95% CI",
                           yaxis={"title": f"{metric} (%)", "range": [0, 100]})
-        out.append({"id": f"fig-idood-{bi}", "title": f"{b['name']}: ID / OOD", "html": _html(fig, f"fig-idood-{bi}")})
+        out.append({"id": f"fig-idood-{bi}", "title": f"{b['name']}: ID / OOD", "html": _html(fig, f"fig-idood-{bi}"), "fig": fig})
     return out
 
 
@@ -73,7 +74,7 @@ def gf_bars(data: dict[str, Any]) -> list[dict[str, str]]:
                     error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down})
     fig.update_layout(barmode="group", title=f"Gains over {data['baseline']} and Γ (β = {gfs[0]['config']['beta']:g}), "
                       "percentage points, 95% CI", yaxis={"title": "points"})
-    return [{"id": "fig-gf", "title": "Generalization Factor", "html": _html(fig, "fig-gf")}]
+    return [{"id": "fig-gf", "title": "Generalization Factor", "html": _html(fig, "fig-gf"), "fig": fig}]
 
 
 def passk_curves(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -91,14 +92,20 @@ def passk_curves(data: dict[str, Any]) -> list[dict[str, str]]:
                 if e["split"] != split:
                     continue
                 ks = [int(k) for k in e["pass_at_k"]]
-                fig.add_scatter(x=ks, y=list(e["pass_at_k"].values()), mode="lines+markers", name=e["run"],
+                ys = list(e["pass_at_k"].values())
+                cis = [(e.get("pass_at_k_ci") or {}).get(k) for k in e["pass_at_k"]]
+                fig.add_scatter(x=ks, y=ys, mode="lines+markers", name=e["run"],
                                 legendgroup=e["run"], showlegend=e["run"] not in shown,
-                                line={"color": colours.get(e["run"])}, row=1, col=ci)
+                                line={"color": colours.get(e["run"])}, row=1, col=ci,
+                                error_y={"type": "data", "symmetric": False,
+                                         "array": [None if c is None else c[1] - y for c, y in zip(cis, ys, strict=True)],
+                                         "arrayminus": [None if c is None else y - c[0]
+                                                        for c, y in zip(cis, ys, strict=True)]})
                 shown.add(e["run"])
             fig.update_xaxes(type="log", tickvals=ks, title_text="k", row=1, col=ci)
         fig.update_yaxes(title_text="pass@k (%)", row=1, col=1)
-        fig.update_layout(title=f"{b['name']}: unbiased pass@k")
-        out.append({"id": f"fig-passk-{bi}", "title": f"{b['name']}: pass@k", "html": _html(fig, f"fig-passk-{bi}")})
+        fig.update_layout(title=f"{b['name']}: unbiased pass@k, 95% item-bootstrap CI")
+        out.append({"id": f"fig-passk-{bi}", "title": f"{b['name']}: pass@k", "html": _html(fig, f"fig-passk-{bi}"), "fig": fig})
     return out
 
 
@@ -119,7 +126,7 @@ def group_bars(data: dict[str, Any]) -> list[dict[str, str]]:
         fig.update_layout(barmode="stack", title=f"{b['name']}: zero-variance groups of k = {k} samples (%)",
                           yaxis={"title": "% of prompts", "range": [0, 100]})
         out.append({"id": f"fig-groups-{bi}", "title": f"{b['name']}: zero-variance groups",
-                    "html": _html(fig, f"fig-groups-{bi}")})
+                    "html": _html(fig, f"fig-groups-{bi}"), "fig": fig})
     return out
 
 
@@ -145,7 +152,7 @@ def rbf_bars(data: dict[str, Any]) -> list[dict[str, str]]:
                             error_y={"type": "data", "symmetric": False, "array": [e[0] for e in errs],
                                      "arrayminus": [e[1] for e in errs]})
         fig.update_layout(barmode="group", title=f"{b['name']}: exploration from token statistics")
-        out.append({"id": f"fig-rbf-{bi}", "title": f"{b['name']}: RBF and entropy", "html": _html(fig, f"fig-rbf-{bi}")})
+        out.append({"id": f"fig-rbf-{bi}", "title": f"{b['name']}: RBF and entropy", "html": _html(fig, f"fig-rbf-{bi}"), "fig": fig})
     return out
 
 
@@ -156,25 +163,99 @@ def training_curves(data: dict[str, Any]) -> list[dict[str, str]]:
     curves = t["curves"]
     cols = 3
     rows = (len(curves) + cols - 1) // cols
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[c["key"] for c in curves], vertical_spacing=0.12)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[c["key"] for c in curves], horizontal_spacing=0.1,
+                        vertical_spacing=min(0.3, 0.6 / rows) if rows > 1 else 0.12)
     names = sorted({f"{s['run']}/{s['stage']}" for c in curves for s in c["series"]})
     colour = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
     shown: set[str] = set()
     for i, c in enumerate(curves):
         r, col = i // cols + 1, i % cols + 1
+        last = 1
         for s in c["series"]:
             n = f"{s['run']}/{s['stage']}"
-            fig.add_scatter(x=s["step"], y=s["value"], mode="lines", name=n, legendgroup=n, showlegend=n not in shown,
-                            line={"color": colour[n]}, row=r, col=col)
+            fig.add_scatter(x=s["step"], y=s["value"], mode="lines+markers" if len(s["step"]) < 30 else "lines",
+                            name=n, legendgroup=n, showlegend=n not in shown, line={"color": colour[n]}, row=r, col=col)
             shown.add(n)
+            last = max([last, *s["step"]])
+        # optimizer steps are integers: ticks at whole steps only, about eight of them
+        fig.update_xaxes(title_text="step", tickmode="linear", tick0=0, dtick=max(1, math.ceil(last / 8)),
+                         tickformat="d", row=r, col=col)
+        fig.update_yaxes(title_text=c["key"].split("/")[-1], title_font={"size": 10}, row=r, col=col)
     return [{"id": "fig-training", "title": "Training curves",
-             "html": _html(fig, "fig-training", height=max(320, 260 * rows))}]
+             "html": _html(fig, "fig-training", height=max(320, 260 * rows)), "fig": fig}]
 
 
-def all_figures(data: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
-    """Figures by report section."""
+def role_scatter(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ψ_ID against Ψ_OOD of every run, with 95% item-bootstrap intervals, one chart per set of roles.
+
+    Why: where a run sits (not only its gain) shows whether an OOD gain came with the ID gain or
+    instead of it; points above the diagonal do better out of distribution than in it.
+    """
+    out = []
+    colours = _colours(data)
+    for i, sc in enumerate(data.get("role_scatter") or []):
+        c = sc["config"]
+        pts = [p for p in sc["points"] if p.get("psi_id") is not None and p.get("psi_ood") is not None]
+        if not pts:
+            continue
+        fig = go.Figure()
+        for p in pts:
+            xi, yi = p.get("psi_id_ci"), p.get("psi_ood_ci")
+            fig.add_scatter(x=[p["psi_id"]], y=[p["psi_ood"]], mode="markers+text", name=p["run"],
+                            text=[p["run"]], textposition="top center", marker={"size": 11,
+                                                                                 "color": colours.get(p["run"])},
+                            error_x={"type": "data", "symmetric": False, "array": [None if xi is None else
+                                                                                    xi[1] - p["psi_id"]],
+                                     "arrayminus": [None if xi is None else p["psi_id"] - xi[0]]},
+                            error_y={"type": "data", "symmetric": False, "array": [None if yi is None else
+                                                                                    yi[1] - p["psi_ood"]],
+                                     "arrayminus": [None if yi is None else p["psi_ood"] - yi[0]]})
+        fig.add_scatter(x=[0, 100], y=[0, 100], mode="lines", name="Ψ_OOD = Ψ_ID", hoverinfo="skip",
+                        line={"color": "#999", "dash": "dot", "width": 1})
+        where = f"study {c['study']}" if c.get("study") else c["benchmark"]
+        fig.update_layout(title=f"{where}: ID vs OOD {c['metric']} (%), 95% CI",
+                          xaxis={"title": f"Ψ_ID: {', '.join(c['id_splits'])}", "range": [0, 100]},
+                          yaxis={"title": "Ψ_OOD: " + ", ".join(s + (f"×{c['ood_weights'][s]:g}"
+                                                                     if c["ood_weights"][s] != 1 else "")
+                                                                for s in c["ood_splits"]), "range": [0, 100]})
+        out.append({"id": f"fig-scatter-{i}", "title": f"{where}: ID vs OOD", "fig": fig,
+                    "html": _html(fig, f"fig-scatter-{i}", 420)})
+    return out
+
+
+def breakdown_bars(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ψ per category of a benchmark's official breakdown (MathVista task, MMMU discipline, MEGA-Bench
+    application…), one horizontal bar per run with its 95% interval; keys with 3–12 categories."""
+    out = []
+    colours = _colours(data)
+    metric = data["options"]["metric"]
+    for i, b in enumerate(data.get("breakdowns") or []):
+        if not b["chart"]:
+            continue
+        cats = [f"{r['category']} (n={r['n_items']})" for r in b["rows"]]
+        fig = go.Figure()
+        for run in data["runs"]:
+            cells = [r["cells"].get(run["name"], {}) for r in b["rows"]]
+            if not any(c.get("value") is not None for c in cells):
+                continue
+            errs = [_err(c) for c in cells]
+            fig.add_bar(name=run["name"], y=cats, x=[c.get("value") for c in cells], orientation="h",
+                        marker_color=colours[run["name"]],
+                        error_x={"type": "data", "symmetric": False, "array": [e[0] for e in errs],
+                                 "arrayminus": [e[1] for e in errs]})
+        fig.update_layout(barmode="group", title=f"{b['benchmark']}/{b['split']}: {metric} (%) by {b['key']}, 95% CI",
+                          xaxis={"title": f"{metric} (%)", "range": [0, 100]}, yaxis={"autorange": "reversed"})
+        h = max(300, 60 + 26 * len(cats) * max(1, len(data["runs"])))
+        out.append({"id": f"fig-breakdown-{i}", "title": f"{b['benchmark']}/{b['split']} by {b['key']}", "fig": fig,
+                    "html": _html(fig, f"fig-breakdown-{i}", min(h, 900))})
+    return out
+
+
+def all_figures(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Figures by report section (each: ``id``, ``title``, ``html`` and the plotly ``fig``)."""
     return {
-        "charts": id_ood_bars(data) + gf_bars(data),
+        "charts": id_ood_bars(data) + gf_bars(data) + role_scatter(data),
+        "breakdowns": breakdown_bars(data),
         "exploration": passk_curves(data) + group_bars(data) + rbf_bars(data),
         "training": training_curves(data),
     }
@@ -220,7 +301,7 @@ def study_figures(data: dict[str, Any]) -> list[dict[str, str]]:
     n = max((b["n_seeds"] for b in st["bands"]), default=0)
     fig.update_layout(title=f"Cold start: ID / OOD {cfg['metric']} and Γ (β = {cfg['beta']:g}); mean over {n} "
                       "seed(s), band = min–max")
-    out.append({"id": "fig-study-curves", "title": "GF curves", "html": _html(fig, "fig-study-curves", 400)})
+    out.append({"id": "fig-study-curves", "title": "GF curves", "html": _html(fig, "fig-study-curves", 400), "fig": fig})
     # 2. Γ at the last cold-start step vs post-RL performance
     sc = st.get("scatter")
     if sc and sc["points"]:
@@ -241,7 +322,7 @@ def study_figures(data: dict[str, Any]) -> list[dict[str, str]]:
         fig.update_layout(title=f"Γ at step {cfg['steps']} vs post-RL {cfg['final_metric']} (%): R² = {r2} "
                           f"over {f['n']} points", xaxis={"title": "Γ (points)"},
                           yaxis={"title": f"post-RL {cfg['final_metric']} (%)"})
-        out.append({"id": "fig-study-scatter", "title": "Γ vs post-RL", "html": _html(fig, "fig-study-scatter")})
+        out.append({"id": "fig-study-scatter", "title": "Γ vs post-RL", "html": _html(fig, "fig-study-scatter"), "fig": fig})
     # 3. pass@k and RBF
     ex = st.get("exploration") or []
     if ex:
@@ -264,5 +345,5 @@ def study_figures(data: dict[str, Any]) -> list[dict[str, str]]:
                                  "arrayminus": [x[1] for x in errs]})
         fig.update_layout(title=f"Exploration of the cold-start models on {ex[0]['split']}: {ex[0]['n_items']} items × "
                           f"{ex[0]['n_samples']} samples")
-        out.append({"id": "fig-study-passk", "title": "pass@k and RBF", "html": _html(fig, "fig-study-passk")})
+        out.append({"id": "fig-study-passk", "title": "pass@k and RBF", "html": _html(fig, "fig-study-passk"), "fig": fig})
     return out

@@ -13,19 +13,21 @@ outside the provenance table.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
 from analysis.leaderboard import format_value as lb_value
 from analysis.report.figures import all_figures, study_figures
-from analysis.study import band_parts
+from analysis.study import band_parts, study_spec
 from specs_eval.core.metrics import METRICS as METRIC_REGISTRY
 
 CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dde5;--bg:#fff;--soft:#f5f7fa;--pos:#1a7f37;--neg:#c62828;
 --warn:#9a6700;--refuse:#8250df}
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
-background:var(--bg);margin:0;padding:24px 32px;max-width:1400px}
+background:var(--bg);margin:0;padding:24px 32px}
+p,ul,.flags{max-width:1200px}.fig{max-width:1400px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;padding-top:8px;border-top:1px solid var(--line)}
 h3{font-size:15px;margin:18px 0 6px}.meta{color:var(--muted);margin:2px 0}
 nav{margin:10px 0 0;font-size:13px}nav a{margin-right:12px;color:#3558a8}
@@ -37,7 +39,7 @@ td.pos{color:var(--pos);background:#eefbf1}td.neg{color:var(--neg);background:#f
 td.refused{color:var(--refuse);text-align:center}.tag{font-size:11px;border-radius:3px;padding:0 4px;
 background:#e8ecf4;color:#374151;margin-left:4px}.tag.base{background:#dbe7ff}
 .flags{border:1px solid #f0d48a;background:#fff8e6;padding:8px 12px;border-radius:6px;margin:14px 0}
-.flags.clean{border-color:#bfe3c8;background:#f0fbf3}
+.flags.clean{border-color:#bfe3c8;background:#f0fbf3}.flags.unverified{border-color:#d0d7e2;background:#f6f8fb}
 .flags li{margin:2px 0}.sev{font-weight:600;font-size:11px;text-transform:uppercase;margin-right:6px}
 .sev.refuse{color:var(--refuse)}.sev.warn{color:var(--warn)}.sev.info{color:var(--muted)}
 .warnmark{color:var(--warn);cursor:help}
@@ -49,7 +51,8 @@ grid-template-columns:140px 1fr 1fr;gap:10px}
 .dd-item img{width:128px;height:auto;image-rendering:pixelated;border:1px solid var(--line)}
 .dd-item pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);padding:6px;margin:4px 0;
 font-size:12px;max-height:260px;overflow:auto}.ok{color:var(--pos)}.bad{color:var(--neg)}
-.note{color:var(--muted);font-size:12px}.scroll{overflow-x:auto;max-width:100%}input#dd-filter{padding:4px 6px;width:280px}
+.note{color:var(--muted);font-size:12px}.scroll{overflow-x:auto;max-width:100%;margin:6px 0 10px}
+.scroll>table{margin:0}input#dd-filter{padding:4px 6px;width:280px}
 footer{margin-top:40px;color:var(--muted);font-size:12px}
 """
 
@@ -128,7 +131,7 @@ def _header(data: dict[str, Any]) -> str:
             f" · {o['level'] * 100:g}% percentile bootstrap intervals over items ({o['n_boot']} resamples, seed "
             f"{o['seed']}) · GF β = {o['beta']:g} · values in %</p><ul class=\"meta\">{''.join(runs)}</ul>"
             "<nav>" + ('<a href="#study">GF study</a>' if data.get("study") else "") + "<a href=\"#headline\">Headline</a><a href=\"#gf\">GF</a><a href=\"#leaderboard\">Leaderboard</a>"
-            "<a href=\"#charts\">Charts</a><a href=\"#exploration\">Exploration</a><a href=\"#training\">Training</a>"
+            "<a href=\"#charts\">Charts</a><a href=\"#breakdowns\">Categories</a><a href=\"#exploration\">Exploration</a><a href=\"#training\">Training</a>"
             "<a href=\"#metrics\">All metrics</a><a href=\"#provenance\">Provenance</a>"
             "<a href=\"#drilldown\">Disagreements</a><a href=\"#\" id=\"dl-json\" download=\"report-data.json\">"
             "Download data (JSON)</a></nav></header>")
@@ -141,8 +144,21 @@ def _flags(data: dict[str, Any]) -> str:
     def li(f: dict[str, Any]) -> str:
         return f'<li><span class="sev {e(f["severity"])}">{e(f["severity"])}</span>{e(f["message"])}</li>'
 
-    if not main:
-        body = "<p><b>No comparability problems found.</b> Same items, data and scoring profile in every compared split.</p>"
+    checks = data.get("checks") or []
+    unverified = [u for c in checks for u in c["unverified"]]
+    n_checked = sum(len(c["checked"]) for c in checks)
+    if not main and not checks:
+        body = "<p><b>Nothing was compared</b> (one run, or no baseline), so no comparability checks ran.</p>"
+        cls = "flags unverified"
+    elif not main and unverified:
+        body = ("<p><b>No comparability problems found, but the data could not be verified everywhere.</b> Item ids and "
+                f"scoring profiles were compared; dataset or item content hashes were compared in {n_checked} split "
+                f"comparison(s) and could <b>not</b> be checked in {len(unverified)}:</p>"
+                f"<ul>{''.join(f'<li>{e(u)}</li>' for u in unverified)}</ul>")
+        cls = "flags unverified"
+    elif not main:
+        body = (f"<p><b>No comparability problems found.</b> Same items, same data (content hashes compared in all "
+                f"{n_checked} split comparison(s)) and the same scoring profile.</p>")
         cls = "flags clean"
     else:
         body = (f"<p><b>{len(main)} flag(s)</b>: refused comparisons show “refused”; flagged numbers carry ⚠.</p>"
@@ -251,6 +267,7 @@ def _study(data: dict[str, Any]) -> str:
     if not st:
         return ""
     cfg = st["config"]
+    spec = study_spec(cfg)
     figs = study_figures(data)
     head = []
     for h in st["headline"]:
@@ -310,9 +327,10 @@ def _study(data: dict[str, Any]) -> str:
     return (
         f'<section id="study"><h2>GF study {e(st.get("name") or "")}</h2>'
         f"<p class='meta'>{e(', '.join(cfg['methods']))} cold starts from the same pairs, seeds {e(cfg['seeds'])}, "
-        f"{cfg['steps']} steps, eval every {cfg['eval_every']}; Ψ = <b>{e(cfg['metric'])}</b> on {e(cfg['benchmark'])} "
-        f"ID {e(', '.join(cfg['id_splits']))} vs OOD {e(', '.join(cfg['ood_splits']))} ({cfg['eval_limit']} items per "
-        f"split); Γ with β = {cfg['beta']:g}, gains over the base model{wall}.</p>{miss}"
+        f"{cfg['steps']} steps, eval every {cfg['eval_every']}; Ψ = <b>{e(spec.metric)}</b> on spec {e(spec.name)}: "
+        f"ID {e(', '.join(s.ref for s in spec.id))} vs OOD "
+        f"{e(', '.join(s.ref + (f' ×{s.weight:g}' if s.weight != 1 else '') for s in spec.ood))} "
+        f"({cfg['eval_limit']} items per set); Γ with β = {spec.beta:g}, gains over the base model{wall}.</p>{miss}"
         "<h3>Γ per method at the last cold-start step</h3><table class='study'><thead><tr><th>Method</th><th>Γ</th>"
         f"<th>Ψ_ID</th><th>Ψ_OOD</th><th>post-RL {e(cfg['final_metric'])}</th><th>mean Γ by Ψ</th></tr></thead><tbody>"
         f"{''.join(head)}</tbody></table><p class='note'>Mean over seeds; t95 = 95% Student-t interval over seeds "
@@ -337,8 +355,10 @@ def _study(data: dict[str, Any]) -> str:
 def _leaderboard(data: dict[str, Any]) -> str:
     lb = data.get("leaderboard")
     if not lb:
+        names = ", ".join(f"<code>{e(n)}</code>" for n in data.get("leaderboards_available") or [])
         return ('<section id="leaderboard"><h2>Leaderboard</h2><p class="note">None chosen (use '
-                "<code>--leaderboard NAME</code>).</p></section>")
+                f"<code>--leaderboard NAME</code>; shipped: {names}; <code>specs-eval report --list-leaderboards</code> "
+                "describes them).</p></section>")
     head = "".join(f"<th>{e(c['label'])}</th>" for c in lb["columns"])
     rows = []
     for r in lb["rows"]:
@@ -413,6 +433,50 @@ def _training(data: dict[str, Any], figs: list[dict[str, str]]) -> str:
     return (f'<section id="training"><h2>Training</h2><table><thead><tr><th>Run</th><th>Folder</th><th>Stage</th>'
             f"<th>Logged steps</th><th>Manifest</th></tr></thead><tbody>{st}</tbody></table>{group}{_figs(figs)}"
             "</section>")
+
+
+def _breakdowns(data: dict[str, Any], figs: list[dict[str, Any]]) -> str:
+    """Ψ per category of each benchmark's official breakdown (results.json's keys), per run, with intervals."""
+    bds = data.get("breakdowns") or []
+    if not bds:
+        return ('<section id="breakdowns"><h2>Per-category results</h2><p class="note">No breakdown keys in the runs\' '
+                "results.json.</p></section>")
+    runs = [r["name"] for r in data["runs"]]
+    base = data["baseline"]
+    fig_by_title = {f["title"]: f for f in figs}
+    parts = []
+    for b in bds:
+        head = "".join(f"<th>{e(r)}</th>" + (f"<th>Δ {e(r)}</th>" if base is not None and r != base else "")
+                       for r in runs)
+        rows = []
+        for row in b["rows"]:
+            cells = []
+            for r in runs:
+                c = row["cells"].get(r)
+                if c is None or c["value"] is None:
+                    cells.append('<td class="num">—</td>')
+                else:
+                    cells.append(f'<td class="num" data-v="{c["value"]}">{num(c["value"])}{ci(c["lo"], c["hi"])}'
+                                 f'<span class="ci">n={c["n_items"]}</span></td>')
+                if base is not None and r != base:
+                    d = row["delta"].get(r)
+                    cells.append(f'<td class="num" data-v="{d}">{num(d, sign=True)}</td>' if d is not None else
+                                 '<td class="num">—</td>')
+            rows.append(f"<tr><td>{e(row['category'])}</td><td class=\"num\">{row['n_items']}</td>{''.join(cells)}</tr>")
+        title = f"{b['benchmark']}/{b['split']} by {b['key']}"
+        fig = fig_by_title.get(title)
+        opened = " open" if b["chart"] else ""
+        parts.append(f'<details class="breakdown"{opened}><summary><b>{e(b["benchmark"])}/{e(b["split"])}</b>'
+                     f"{' (' + e(b['role']) + ')' if b['role'] else ''} by <b>{e(b['key'])}</b> — "
+                     f"{len(b['rows'])} categories</summary><table class=\"sortable breakdown\"><thead><tr>"
+                     f"<th>{e(b['key'])}</th><th>items</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                     + (_figs([fig]) if fig else "") + "</details>")
+    o = data["options"]
+    return ('<section id="breakdowns"><h2>Per-category results (official breakdowns)</h2>'
+            f'<p class="note">{e(o["metric"])} (%) per category of each benchmark\'s official breakdown keys, with 95% '
+            "item-bootstrap intervals; Δ = candidate − baseline in points (no test: categories are small). An item with "
+            "several labels (MathVista skills) counts in each. Tables are also in report.md and report.tex.</p>"
+            + "".join(parts) + "</section>")
 
 
 def _metrics(data: dict[str, Any]) -> str:
@@ -532,17 +596,25 @@ def plotly_bundle() -> str:
     return js.replace("</script", "<\\/script")
 
 
+def scrollable(body: str) -> str:
+    """Every table in its own horizontal scroller: a wide table scrolls inside the page instead of being cut
+    off or widening it (model text is escaped, so only our own markup contains ``<table``)."""
+    body = body.replace('<div class="scroll"><table', "<table").replace("</table></div>", "</table>")
+    body = re.sub(r"<table(?=[ >])", '<div class="scroll"><table', body)
+    return body.replace("</table>", "</table></div>")
+
+
 def render_html(data: dict[str, Any]) -> str:
     """The whole page. Deterministic: same data, same bytes."""
     figs = all_figures(data)
-    body = "".join([
+    body = scrollable("".join([
         _header(data), _flags(data), _study(data), _headline(data), _gf(data), _leaderboard(data),
         f'<section id="charts"><h2>Charts</h2>{_figs(figs["charts"])}</section>',
-        _exploration(data, figs["exploration"]), _training(data, figs["training"]), _metrics(data),
+        _breakdowns(data, figs["breakdowns"]), _exploration(data, figs["exploration"]), _training(data, figs["training"]), _metrics(data),
         _provenance(data), _drilldown(data),
         f"<footer>specs-eval {e(data['toolkit_version'])} · report schema {data['schema_version']} · "
         "self-contained: no network access needed.</footer>",
-    ])
+    ]))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{e(data['title'])}</title><style>{CSS}</style>"

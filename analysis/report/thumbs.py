@@ -67,10 +67,10 @@ class ThumbnailSource:
             return Thumb(None, "thumbnails disabled")
         if self.item_images is None:
             return Thumb(None, "no thumbnail: no image source given")
-        task = run.task(benchmark, split)
+        task = run.task(benchmark, split)  # a study set ``split@variant`` re-creates its split's row
         try:
-            images, row = self.item_images(benchmark, split, item_id, task.prompt_variant if task else "official",
-                                           run.dataset(benchmark, split))
+            images, row = self.item_images(benchmark, task.split if task else split, item_id,
+                                           task.prompt_variant if task else "official", run.dataset(benchmark, split))
         except Exception as e:  # a thumbnail must never take the report down
             return Thumb(None, f"no thumbnail ({type(e).__name__})")
         if images is None:

@@ -24,7 +24,6 @@ from specs_eval.core.io import atomic_write_json
 from specs_eval.core.prompt import Prompt, with_instruction
 from specs_eval.core.records import DatasetInfo, Response, ScoreResult
 from specs_eval.rules import budget
-from specs_eval.rules.extract import answer_view
 
 
 def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
@@ -57,7 +56,8 @@ class Benchmark(ABC):
     default_splits: ClassVar[tuple[str, ...]] = ()
     profiles: ClassVar[tuple[str, ...]] = ("official",)
     default_profile: ClassVar[str] = "official"
-    prompt_variants: ClassVar[tuple[str, ...]] = ("official", "specs")
+    #: every registered variant (``benchmarks/variants.py``): official, specs and the format shifts
+    prompt_variants: ClassVar[tuple[str, ...]] = tuple(PROMPT_VARIANTS)
     #: metadata keys that results are broken down by
     breakdown_keys: ClassVar[tuple[str, ...]] = ()
     #: splits that play the in-distribution / out-of-distribution roles by default
@@ -102,12 +102,13 @@ class Benchmark(ABC):
         return with_instruction(prompt, instruction) if instruction else prompt
 
     def scoring_text(self, text: str, variant: str | None) -> str:
-        """What the scorer reads of a response: the SPECS answer view under the ``specs`` variant.
+        """What the scorer reads of a response: the SPECS answer view under the ``specs`` variant, the
+        answer as the requested format places it under a format-shift variant (``PromptVariant.answer_text``).
 
         Benchmarks whose official scorer reads whole responses set ``uses_answer_view = False``.
         """
-        if self.uses_answer_view and variant in PROMPT_VARIANTS and PROMPT_VARIANTS[variant].requested_format == "specs":
-            return answer_view(text)
+        if self.uses_answer_view and variant in PROMPT_VARIANTS:
+            return PROMPT_VARIANTS[variant].answer_text(text)
         return text
 
     @abstractmethod

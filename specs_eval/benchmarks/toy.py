@@ -158,7 +158,9 @@ class ToyWorld(Benchmark):
         return world.make_item(split, int(m["index"]), seed)
 
     def requested_format(self, row: dict[str, Any], variant: str) -> str | None:
-        return "specs" if variant == "specs" else row.get("format", "specs")
+        """A variant with an instruction replaces the row's own (``build_prompt``), and so does its format."""
+        v = PROMPT_VARIANTS.get(variant)
+        return v.requested_format if v is not None and v.requested_format else row.get("format", "specs")
 
     def target(self, row: dict[str, Any]) -> str:
         return str(row.get("answer_token") or row.get("answer"))

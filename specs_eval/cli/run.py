@@ -48,7 +48,17 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
               help="Skip rows that fail validation (counted with the reason in the manifest) instead of stopping.")
 @click.option("--allow-urls", is_flag=True, help="Let data rows name images by http(s) URL (fetched; never offline).")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N rows of each split.")
-@click.option("--prompt-variant", default="official", show_default=True, help="official | specs")
+@click.option("--prompt-variant", default="official", show_default=True,
+              help="official | specs | a format shift: answer_line, json, direct (see `specs-eval ls`)")
+@click.option("--study", "study_spec", metavar="SPEC",
+              help="Evaluate a GF study's ID and OOD sets (a shipped spec name or a YAML file; docs/metrics.md). "
+                   "Replaces --benchmark/--split; the roles go into the manifest, so `specs-eval report` computes Γ.")
+@click.option("--id", "id_sets", metavar="SETS",
+              help="Short form of a study: ID sets BENCHMARK:SPLIT[@VARIANT], comma-separated (with --ood).")
+@click.option("--ood", "ood_sets", metavar="SETS",
+              help="OOD sets of the short form, e.g. mathvista:testmini@json,mmmu:validation.")
+@click.option("--ood-weight", "ood_weights", multiple=True, metavar="SET=W",
+              help="Weight α of an OOD set of the short form (default 1).")
 @click.option("--profile", help="Scoring profile(s), comma-separated; the first is the headline. MathVista's and "
                                 "MathVerse's default `rules` is judge-free, not the official scorer (`specs-eval ls`).")
 @click.option("--backend", default="hf", show_default=True, help="Generation backend: hf | openai | vllm.")
@@ -74,9 +84,10 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @judge_options
 @program_option
-def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit, prompt_variant, profile, backend, batch_size, max_new_tokens,
-        temperature, top_p, top_k, n, seed, data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report,
-        quiet, judge_url, judge_model, judge_key_env, judge_cache, judge_timeout, **values) -> None:
+def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit, prompt_variant, study_spec, id_sets,
+        ood_sets, ood_weights, profile, backend, batch_size, max_new_tokens, temperature, top_p, top_k, n, seed,
+        data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report, quiet, judge_url, judge_model,
+        judge_key_env, judge_cache, judge_timeout, **values) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
 
     \b
@@ -88,6 +99,9 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
       specs-eval run --temperature 1.0 -n 8 --token-stats   # pass@k and RBF
       specs-eval run -m Qwen/Qwen2.5-VL-72B-Instruct --backend vllm --tp 4 --dp 2 -b mathvista -s testmini
       specs-eval run --backend openai --base-url http://127.0.0.1:8000/v1 -m MODEL --concurrency 16
+      specs-eval run -m ./ckpt --study toy-format                # a GF study's sets, roles in the manifest
+      specs-eval run -m ./ckpt --prompt-variant specs --id mathvista:testmini \\
+          --ood mathvista:testmini@json,mmmu:validation
     """
     from rich.console import Console
 
@@ -108,10 +122,16 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
     from specs_eval.benchmarks import datapaths
 
     datapaths.configure(skip_bad_rows=skip_bad_rows, allow_urls=allow_urls)
-    data_paths = parse_data_args(data_args, benchmarks)
     tasks: list[TaskSpec] = []
     max_tokens = 0
-    for b in benchmarks:
+    study = _study(click.get_current_context(), study_spec, id_sets, ood_sets, ood_weights, prompt_variant)
+    data_paths = parse_data_args(data_args, tuple(study.benchmarks()) if study is not None else benchmarks)
+    if study is not None:
+        from specs_eval.benchmarks.study import study_tasks
+
+        tasks = study_tasks(study, profile=profile, data=data_paths, data_seed=data_seed, limit=limit)
+        max_tokens = max(get_benchmark(b).default_max_new_tokens for b in study.benchmarks())
+    for b in benchmarks if study is None else ():
         data = data_paths.get(b)
         bench = get_benchmark(b)
         bench.check_variant(prompt_variant)
@@ -139,14 +159,14 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
             raise click.UsageError("--dp starts its own shard processes: do not combine it with --shard, "
                                    "accelerate launch or torchrun")
         _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp,
-                           values["tp"], no_report, console, out_console, judge)
+                           values["tp"], no_report, console, out_console, judge, study)
         return
     run_dirs = []
     for model in models:
         config = RunConfig(model=model, tasks=tasks, generation=settings, backend=backend,
                            backend_options=backend_options, out=out,
                            run_name=run_name if len(models) == 1 else None, overwrite=overwrite, shard=shard_t,
-                           judge=judge)
+                           judge=judge, study=study)
         outcome = _run_with_progress(config, console)
         if shard_t is not None:
             from specs_eval.run.merge import merge_shards, wait_for_shards
@@ -167,6 +187,12 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
         for line in dataset_warnings(outcome.manifest.datasets, limited=limit is not None):
             click.secho(f"warning: {line}", fg="yellow", err=True)  # shown even with --quiet
         print_results(outcome.results, out_console, title=f"{outcome.manifest.model.name}  ({outcome.run_dir})")
+        if settings.n > 1:
+            from specs_eval.cli.tables import passk_table
+
+            pk = passk_table(outcome.run_dir)
+            if pk is not None:
+                out_console.print(pk)
         if not no_report:
             from specs_eval.cli.tables import write_run_report
 
@@ -225,7 +251,7 @@ def dataset_warnings(datasets, limited: bool = False) -> list[str]:
 
 
 def _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
-                       no_report, console, out_console, judge=None) -> None:
+                       no_report, console, out_console, judge=None, study=None) -> None:
     """``--dp N``: N shard processes of this very command, then the deterministic merge per model."""
     from specs_eval.cli.tables import print_results, write_run_report
     from specs_eval.core.records import RunResults
@@ -236,7 +262,7 @@ def _run_data_parallel(models, tasks, settings, backend, backend_options, out, r
     argv = sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else None
     if argv is None:
         raise click.UsageError("--dp re-runs the command line; call it as `specs-eval run …`")
-    dirs = [Path(out) / RunConfig(model=m, tasks=tasks, generation=settings, backend=backend,
+    dirs = [Path(out) / RunConfig(model=m, tasks=tasks, generation=settings, backend=backend, study=study,
                                   run_name=run_name if len(models) == 1 else None).resolved_name() for m in models]
     console.print(f"data parallel: {dp} shard processes" + (f" x {tp} GPUs" if tp > 1 else ""))
     launch_data_parallel(["run", *argv], dp, tp, log_dir=dirs[0] / "dp-logs", log=console.print)
@@ -246,6 +272,40 @@ def _run_data_parallel(models, tasks, settings, backend, backend_options, out, r
         print_results(results, out_console, title=f"{results.model}  ({d})")
         if not no_report:
             console.print(f"report: {write_run_report([d], d / 'report.html')}")
+
+
+def _study(ctx: click.Context, spec: str | None, id_sets: str | None, ood_sets: str | None,
+           ood_weights: tuple[str, ...], prompt_variant: str):
+    """The GF study of ``--study`` or ``--id``/``--ood`` (None without either), checked against the registry."""
+    from click.core import ParameterSource
+
+    from specs_eval.benchmarks.study import load_spec, parse_spec
+    from specs_eval.core.study import spec_from_refs
+
+    short = bool(id_sets or ood_sets or ood_weights)
+    if spec is None and not short:
+        return None
+    given = {p for p in ("benchmarks", "splits") if ctx.get_parameter_source(p) != ParameterSource.DEFAULT}
+    if given:
+        raise click.UsageError("--study/--id/--ood choose the sets: do not combine them with --benchmark or --split")
+    if spec is not None:
+        if short:
+            raise click.UsageError("give a study either as --study SPEC or as --id/--ood, not both")
+        if ctx.get_parameter_source("prompt_variant") != ParameterSource.DEFAULT:
+            raise click.UsageError("a study spec sets its prompt variants (prompt_variant:, SET@VARIANT); "
+                                   "drop --prompt-variant")
+        return load_spec(spec)
+    weights: dict[str, float] = {}
+    for w in ood_weights:
+        ref, sep, val = w.rpartition("=")
+        try:
+            if not sep:
+                raise ValueError
+            weights[ref.strip()] = float(val)
+        except ValueError:
+            raise click.BadParameter(f"expected SET=WEIGHT, got {w!r}", param_hint="--ood-weight") from None
+    return parse_spec(spec_from_refs(id_sets or "", ood_sets or "", weights, prompt_variant=prompt_variant),
+                      "--id/--ood")
 
 
 def _run_with_progress(config, console):

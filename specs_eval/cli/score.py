@@ -3,10 +3,12 @@
 Why a separate command: scoring rules move MMMU by points; being able to rescore the same
 generations under another profile (or another tool's generations under ours) is what
 makes a number auditable. It goes through the same engine as ``specs-eval run``
-(``scoring.engine.score_generations`` / ``benchmark_results``) and writes the same
-``samples.jsonl`` and ``results.json``, atomically. Input problems (bad lines, unknown
-ids, ids without a prediction) are counted, printed and stored in ``results.json``
-under ``warnings``; ``--strict`` turns any of them into a failure (exit 2).
+(``run.scoring.score_generations`` / ``benchmark_results``) and writes a full run folder
+(``manifest.json``, ``samples.jsonl``, ``results.json``), atomically, that ``specs-eval
+report`` reads with provenance. Scoring another benchmark into the same ``--out`` adds it
+to the run. Input problems (bad lines, unknown ids, ids without a prediction) are counted,
+printed and stored in ``results.json`` under ``warnings``; ``--strict`` turns any of them
+into a failure (exit 2).
 """
 
 from __future__ import annotations
@@ -29,11 +31,16 @@ from specs_eval.run.rescore import score_file
 @click.option("--predictions", type=click.Path(exists=True, dir_okay=False), required=True,
               help='JSONL, one {"id", "response", "extraction"?} per line; ids are the benchmark\'s own')
 @click.option("--profile", default=None,
-              help="scoring profile (default: the benchmark's default; MathVista's and MathVerse's default `rules` "
-                   "is judge-free, not the official scorer: see `specs-eval ls`)")
+              help="scoring profile(s), comma-separated; the first is the headline (default: the benchmark's "
+                   "default; MathVista's and MathVerse's default `rules` is judge-free, not the official scorer: "
+                   "see `specs-eval ls`)")
 @click.option("--variant", default="official", show_default=True,
               help="prompt variant the responses answered (`specs` scores the SPECS answer view)")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="output folder")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="run folder to write; scoring another benchmark or split into it adds that to the run")
+@click.option("--run-name", default=None, help="name shown in reports (default: the folder's name)")
+@click.option("--model", "model_name", default=None,
+              help="the model that wrote the responses, for provenance (default: the run name)")
 @click.option("--strict", is_flag=True, help="fail on any skipped line, unknown id or missing prediction")
 @click.option("--skip-bad-rows", is_flag=True,
               help="skip data rows that fail validation (counted in the warnings) instead of stopping")
@@ -41,23 +48,26 @@ from specs_eval.run.rescore import score_file
 @judge_options
 @program_option
 def score(benchmark_name: str, data: str | None, split: str | None, predictions: str, profile: str | None,
-          variant: str, out_dir: str, strict: bool, skip_bad_rows: bool, allow_urls: bool, judge_url: str | None,
-          judge_model: str | None, judge_key_env: str, judge_cache: str | None, judge_timeout: float) -> None:
-    """Score a predictions file and write OUT/samples.jsonl and OUT/results.json.
+          variant: str, out_dir: str, run_name: str | None, model_name: str | None, strict: bool,
+          skip_bad_rows: bool, allow_urls: bool, judge_url: str | None, judge_model: str | None, judge_key_env: str,
+          judge_cache: str | None, judge_timeout: float) -> None:
+    """Score a predictions file into the run folder OUT (manifest.json, samples.jsonl, results.json).
 
     \b
-    Example:
+    Examples:
       specs-eval score --benchmark mathvista --data testmini.jsonl \\
-          --predictions preds.jsonl --profile rules --out scored/
+          --predictions preds.jsonl --profile rules,official --out scored/qwen
+      specs-eval score --benchmark mmmu --split validation --data val.jsonl \\
+          --predictions mmmu-preds.jsonl --out scored/qwen      # adds MMMU to the same run
       specs-eval score --benchmark mmmu --split validation --data answer_dict_val.json \\
-          --predictions parsed.jsonl --out scored-mmmu/
+          --predictions parsed.jsonl --out scored-mmmu/      # the official answer file is enough
     """
     from specs_eval.benchmarks import datapaths
 
     datapaths.configure(skip_bad_rows=skip_bad_rows, allow_urls=allow_urls)
     summary = score_file(
         benchmark_name=benchmark_name, data=data, split=split, predictions=predictions, profile=profile,
-        variant=variant, out_dir=Path(out_dir), strict=strict,
+        variant=variant, out_dir=Path(out_dir), strict=strict, run_name=run_name, model=model_name,
         judge=make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout),
     )
     for w in summary.warnings:
@@ -69,5 +79,9 @@ def score(benchmark_name: str, data: str | None, split: str | None, predictions:
         f"samples | parse failures {m.parse_failure_rate:.1%} | fallbacks {m.fallback_rate:.1%} "
         f"| truncated {m.truncation_rate:.1%} | errors {m.error_rate:.1%}"
     )
+    if len(summary.profiles) > 1:
+        click.echo(f"  also scored under: {', '.join(summary.profiles[1:])} (samples.jsonl → scores)")
+    if len(summary.contents) > 1:
+        click.echo(f"  the run now holds: {', '.join(f'{b}/{s}' for b, s in summary.contents)}")
     for path in summary.files:
         click.echo(f"wrote {path}")

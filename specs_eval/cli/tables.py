@@ -48,6 +48,39 @@ def print_results(results: RunResults, console: Console, title: str = "") -> Non
         console.print(f"[yellow]warning: {w}[/yellow]")
 
 
+def passk_table(run_dir: Path, n_boot: int = 1000, title: str = "") -> Table | None:
+    """pass@k (unbiased, %) with 95% item-bootstrap intervals per split, for runs with n > 1 samples per prompt
+    (``None`` otherwise). Computed by ``analysis`` from ``samples.jsonl``, as the report does."""
+    from analysis import load_run, samples_frame, split_exploration
+    from analysis.frames import split_frame
+
+    run = load_run(run_dir)
+    df = samples_frame([run])
+    rows = []
+    keys = run.split_keys()
+    if run.results is not None:  # the order of the results table above it
+        keys = [(b, sp) for b, br in run.results.benchmarks.items() for sp in br.splits if (b, sp) in keys]
+    for bench, split in keys:
+        ex = split_exploration(split_frame(df, run.name, bench, split), run.name, bench, split, n_boot=n_boot)
+        if len(ex.pass_at_k) > 1:
+            rows.append((bench, split, ex))
+    if not rows:
+        return None
+    ks = sorted({k for _, _, ex in rows for k in ex.pass_at_k})
+    table = Table(title=title or f"{run.name}: pass@k (%, unbiased; 95% CI over items)", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for col in ("benchmark", "split", "items×n", *(f"pass@{k}" for k in ks)):
+        table.add_column(col, justify="left" if col in ("benchmark", "split") else "right", no_wrap=True)
+    for bench, split, ex in rows:
+        cells = []
+        for k in ks:
+            v, ci = ex.pass_at_k.get(k), ex.pass_at_k_ci.get(k)
+            cells.append("—" if v is None else f"{100 * v:.1f}" + (f" [{100 * ci[0]:.0f}–{100 * ci[1]:.0f}]"
+                                                                   if ci else ""))
+        table.add_row(bench, split, f"{ex.n_items}×{ex.n_min}", *cells)
+    return table
+
+
 def write_run_report(run_dirs: Sequence[Path], out: Path) -> Path:
     """Write the single-file offline HTML report of run directories (``analysis.report``).
 

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from specs_eval.core.study import GFStudySpec
+
 SCHEMA_VERSION = 1
 
 ParseStatus = Literal["ok", "fallback", "failed", "empty", "error"]
@@ -250,6 +252,14 @@ class TaskSpec(_Record):
     limit: int | None = None
     data: str | None = None
     data_seed: int = 0  # generated benchmarks only; independent of the sampling seed
+    #: the split name the samples are recorded under when it is not ``split`` (a study's format-shift set
+    #: ``split@variant``: one run can then hold the same split asked two ways); None: ``split``
+    label: str | None = None
+
+    @property
+    def set_name(self) -> str:
+        """The split name of this task's records (``label`` or ``split``)."""
+        return self.label or self.split
 
 
 class RunManifest(_Record):
@@ -269,6 +279,13 @@ class RunManifest(_Record):
     #: benchmark -> {"id": [...], "ood": [...]}: the benchmark's default ID/OOD split roles when the run was made
     #: (all of them, also splits this run skipped), so analysis needs no benchmark code to compute GF
     split_roles: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    #: the GF study spec the run evaluated (``run --study``): which of its sets are ID and OOD, weights, Ψ
+    study: GFStudySpec | None = None
+    #: how the outputs came to be: ``generated`` by ``specs-eval run``, or ``scored`` from a predictions
+    #: file by ``specs-eval score`` (then ``generation`` holds defaults, not the settings that produced them)
+    origin: Literal["generated", "scored"] = "generated"
+    #: a name given with ``--run-name`` that is not the folder's; None: the run is named after its folder
+    display_name: str | None = None
     libraries: dict[str, str] = Field(default_factory=dict)
     command: list[str] = Field(default_factory=list)
     wall_s: float | None = None

@@ -38,6 +38,7 @@ from specs_eval.core.records import (
     SampleRecord,
     TaskSpec,
 )
+from specs_eval.core.study import GFStudySpec
 from specs_eval.run.scoring import benchmark_results, score_generations
 
 MANIFEST, GENERATIONS, SAMPLES, RESULTS, REPORT = (
@@ -58,6 +59,8 @@ class RunConfig:
     overwrite: bool = False
     shard: tuple[int, int] | None = None  # (index, count): this process handles rows with index % count == index
     judge: Any = None  # a specs_eval.core.judge.Judge for judge profiles / MEGA-Bench's open set (not hashed)
+    #: the GF study spec the tasks came from (``run --study``), recorded in the manifest (roles only: not hashed)
+    study: GFStudySpec | None = None
 
     def resolved_name(self) -> str:
         if self.run_name:
@@ -95,7 +98,12 @@ def load_tasks(tasks: Sequence[TaskSpec], judge: Any = None) -> list[LoadedTask]
     evaluate the same items and can be compared sample by sample.
     """
     loaded = []
+    seen: set[tuple[str, str]] = set()
     for t in tasks:
+        if (t.benchmark, t.set_name) in seen:
+            raise SpecsError(f"{t.benchmark}/{t.set_name} is listed twice: one run records each split once "
+                             "(a study names a second prompt variant of a split as SPLIT@VARIANT)")
+        seen.add((t.benchmark, t.set_name))
         bench = get_benchmark(t.benchmark)
         bench.check_split(t.split)
         bench.check_variant(t.prompt_variant)
@@ -129,7 +137,9 @@ def config_hash(config: RunConfig, tasks: Sequence[LoadedTask]) -> str:
         "backend_options": {k: v for k, v in sorted(config.backend_options.items()) if k not in TRANSPORT_OPTIONS},
         "generation": config.generation.model_dump(),
         "tasks": [
-            {"spec": t.spec.model_dump(exclude={"profile"}), "data": t.split.info.content_hash} for t in tasks
+            # a task without a label hashes as before labels existed (resumable runs keep their hash)
+            {"spec": t.spec.model_dump(exclude={"profile"} | ({"label"} if t.spec.label is None else set())),
+             "data": t.split.info.content_hash} for t in tasks
         ],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -220,7 +230,7 @@ def run_eval(
             if config.shard is not None and idx % config.shard[1] != config.shard[0]:
                 continue
             rid = t.benchmark.row_id(row)
-            if any((t.spec.benchmark, t.spec.split, rid, j) not in done for j in range(n)):
+            if any((t.spec.benchmark, t.spec.set_name, rid, j) not in done for j in range(n)):
                 work.append((t, row))
     total = sum(1 for t in tasks for i, _ in enumerate(t.split.rows)
                 if config.shard is None or i % config.shard[1] == config.shard[0]) * n
@@ -245,6 +255,7 @@ def run_eval(
         tasks=[t.spec for t in tasks],
         datasets=[t.split.info for t in tasks],
         split_roles={t.benchmark.name: roles for t in tasks if (roles := t.benchmark.split_roles())},
+        study=config.study,
         libraries=library_versions(),
         command=list(command if command is not None else sys.argv),
     )
@@ -303,7 +314,7 @@ def _generate_batch(task: LoadedTask, rows: Sequence[dict[str, Any]], backend: A
             msg = str(e) if isinstance(e, BenchmarkError) else f"{type(e).__name__}: {e}"
             for j in range(settings.n):
                 records.append(GenerationRecord(
-                    benchmark=spec.benchmark, split=spec.split, id=rid, sample_idx=j, doc_hash=row_hash(row),
+                    benchmark=spec.benchmark, split=spec.set_name, id=rid, sample_idx=j, doc_hash=row_hash(row),
                     prompt_hash="", prompt="", response="", finish_reason="error", error=msg))
             continue
         prompts.append(prompt)
@@ -315,7 +326,7 @@ def _generate_batch(task: LoadedTask, rows: Sequence[dict[str, Any]], backend: A
         for row, prompt, outs in zip(ok_rows, prompts, outputs, strict=True):
             for j, o in enumerate(outs):
                 records.append(GenerationRecord(
-                    benchmark=spec.benchmark, split=spec.split, id=bench.row_id(row), sample_idx=j,
+                    benchmark=spec.benchmark, split=spec.set_name, id=bench.row_id(row), sample_idx=j,
                     doc_hash=row_hash(row), prompt_hash=prompt.hash(), prompt=prompt.text,
                     image_hashes=[image_hash(i) for i in prompt.images], response=o.text,
                     finish_reason="error" if o.error else o.finish_reason, n_prompt_tokens=o.n_prompt_tokens,
@@ -340,13 +351,13 @@ def score_run_dir(path: Path, tasks: Sequence[LoadedTask], log: Callable[[str], 
     for t in tasks:
         rows_by_id = t.rows_by_id
         order = {rid: i for i, rid in enumerate(rows_by_id)}
-        task_gens = [g for g in by_task.get((t.spec.benchmark, t.spec.split), []) if g.id in rows_by_id]
-        unknown = [g.id for g in by_task.get((t.spec.benchmark, t.spec.split), []) if g.id not in rows_by_id]
+        task_gens = [g for g in by_task.get((t.spec.benchmark, t.spec.set_name), []) if g.id in rows_by_id]
+        unknown = [g.id for g in by_task.get((t.spec.benchmark, t.spec.set_name), []) if g.id not in rows_by_id]
         if unknown:
-            warnings.append(f"{t.spec.benchmark}/{t.spec.split}: {len(unknown)} logged ids are not in the data")
+            warnings.append(f"{t.spec.benchmark}/{t.spec.set_name}: {len(unknown)} logged ids are not in the data")
         task_gens.sort(key=lambda g: (order[g.id], g.sample_idx))
         samples = score_generations(t.benchmark, rows_by_id, task_gens, t.spec.prompt_variant, t.profiles)
-        t.benchmark.write_extra_outputs(t.spec.split, samples, path / "official" / t.spec.benchmark / t.spec.split)
+        t.benchmark.write_extra_outputs(t.spec.split, samples, path / "official" / t.spec.benchmark / t.spec.set_name)
         all_samples.extend(samples)
         per_bench[t.spec.benchmark].extend(samples)
         benches[t.spec.benchmark] = t.benchmark

@@ -94,7 +94,7 @@ def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None, jud
         for row in t.split.rows:
             rid = t.benchmark.row_id(row)
             for j in range(first.generation.n):
-                key = (t.spec.benchmark, t.spec.split, rid, j)
+                key = (t.spec.benchmark, t.spec.set_name, rid, j)
                 if key not in gens:
                     raise SpecsError(f"{run_dir}: no shard generated {key}")
                 order.append(gens[key])
@@ -110,3 +110,128 @@ def merge_shards(run_dir: Path, log: Callable[[str], None] = lambda s: None, jud
     score_run_dir(run_dir, tasks, log=log)
     log(f"merged {len(shards)} shards into {run_dir}")
     return run_dir
+
+
+# ---------------------------------------------------------------------------------------------
+# Combining finished run folders (e.g. a model's MathVista and MMMU score folders) into one run
+
+
+def merge_runs(sources: list[Path], dest: Path, *, run_name: str | None = None,
+               log: Callable[[str], None] = lambda s: None) -> Path:
+    """Combine complete run folders with disjoint splits into ``dest``, one run with every split.
+
+    Why a merge and not a report over several folders: a run is one model's numbers; a model
+    scored on MathVista in one folder and on MMMU in another is still one model, and a
+    leaderboard row or a GF study across benchmarks needs its numbers in one run. Refused
+    (nothing written): a source that is not complete, a split in two sources, one benchmark
+    scored with two headline profiles, different models, generated runs with different
+    decoding settings, or generated and scored folders mixed. Results are recomputed from the
+    samples with each benchmark's own rules (its official breakdown covers every split).
+    """
+    import hashlib
+    import json
+    import shutil
+    import sys
+    from collections import defaultdict
+    from datetime import UTC, datetime
+
+    from specs_eval.benchmarks import get_benchmark
+    from specs_eval.core.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+    from specs_eval.core.records import SCHEMA_VERSION, RunResults, SampleRecord
+    from specs_eval.run.scoring import benchmark_results
+
+    if len(sources) < 2:
+        raise SpecsError("merge needs at least two run folders to combine")
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise SpecsError(f"{dest} exists and is not empty; merge into a new folder")
+    manifests: list[RunManifest] = []
+    for src in sources:
+        p = Path(src) / "manifest.json"
+        if not p.is_file():
+            raise SpecsError(f"{src}: no manifest.json; only complete run or score folders can be merged")
+        obj = json.loads(p.read_text(encoding="utf-8"))
+        if obj.get("schema_version") != SCHEMA_VERSION:
+            raise SpecsError(f"{p}: schema version {obj.get('schema_version')} is not {SCHEMA_VERSION}")
+        m = RunManifest.model_validate(obj)
+        if m.status != "complete" or not (Path(src) / "samples.jsonl").is_file():
+            raise SpecsError(f"{src}: run status {m.status!r}; finish (or score) it before merging")
+        manifests.append(m)
+    origins = {m.origin for m in manifests}
+    if len(origins) > 1:
+        raise SpecsError("cannot merge generated runs with scored folders (their provenance differs); "
+                         "merge each kind separately")
+    models = {m.model.name for m in manifests}
+    if len(models) > 1:
+        raise SpecsError(f"the folders hold different models ({', '.join(sorted(models))}); a run is one model "
+                         "(score folders name theirs with --model)")
+    if origins == {"generated"}:
+        gens = {m.generation.model_dump_json() for m in manifests}
+        if len(gens) > 1:
+            raise SpecsError("the runs used different decoding settings; a merged run would hide that")
+    seen: dict[tuple[str, str], str] = {}
+    samples: list[SampleRecord] = []
+    for src, m in zip(sources, manifests, strict=True):
+        for t in m.tasks:
+            key = (t.benchmark, t.set_name)
+            if key in seen:
+                raise SpecsError(f"{t.benchmark}/{t.set_name} is in both {seen[key]} and {Path(src).name}")
+            seen[key] = Path(src).name
+        samples += [SampleRecord.model_validate(d) for d in read_jsonl(Path(src) / "samples.jsonl")]
+    profiles: dict[str, set[str]] = defaultdict(set)
+    for s in samples:
+        profiles[s.benchmark].add(s.profile)
+    mixed = {b: ps for b, ps in profiles.items() if len(ps) > 1}
+    if mixed:
+        b, ps = next(iter(mixed.items()))
+        raise SpecsError(f"{b} was scored with headline profiles {', '.join(sorted(ps))} in different folders; "
+                         "re-score one with the other's profile first")
+    warnings: list[str] = []
+    for src in sources:
+        rp = Path(src) / "results.json"
+        if rp.is_file():
+            warnings += RunResults.model_validate_json(rp.read_text(encoding="utf-8")).warnings
+    by_bench: dict[str, list[SampleRecord]] = defaultdict(list)
+    for s in samples:
+        by_bench[s.benchmark].append(s)
+    first = manifests[0]
+    name = dest.name
+    endpoint = dict(first.model.endpoint)
+    preds = {k: v for m in manifests for k, v in (m.model.endpoint.get("predictions") or {}).items()}
+    if preds:
+        endpoint["predictions"] = dict(sorted(preds.items()))
+    studies = {m.study.model_dump_json() for m in manifests if m.study is not None}
+    merged = first.model_copy(update={
+        "run_name": name,
+        "display_name": run_name if run_name and run_name != name else None,
+        "status": "complete",
+        "created": min(m.created for m in manifests),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config_hash": hashlib.sha256(":".join(m.config_hash for m in manifests).encode()).hexdigest()[:16],
+        "model": first.model.model_copy(update={"endpoint": endpoint}),
+        "tasks": [t for m in manifests for t in m.tasks],
+        "datasets": [d for m in manifests for d in m.datasets],
+        "split_roles": {k: v for m in manifests for k, v in m.split_roles.items()},
+        "study": next((m.study for m in manifests if m.study is not None), None) if len(studies) == 1 else None,
+        "command": ["specs-eval", *sys.argv[1:]] if sys.argv[1:] else ["specs-eval", "merge"],
+        "wall_s": sum(m.wall_s or 0.0 for m in manifests),
+        "error": None,
+    })
+    results = RunResults(run_name=name, model=first.model.name, warnings=warnings,
+                         benchmarks={b: benchmark_results(get_benchmark(b), ss) for b, ss in by_bench.items()})
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        off = Path(src) / "official"
+        if off.is_dir():
+            shutil.copytree(off, dest / "official", dirs_exist_ok=True)
+    if origins == {"generated"} and all((Path(s) / "generations.jsonl").is_file() for s in sources):
+        lines = [line for s in sources for line in (Path(s) / "generations.jsonl").read_text(
+            encoding="utf-8").splitlines() if line.strip()]
+        (dest / "generations.jsonl").write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    atomic_write_jsonl(dest / "samples.jsonl", samples)
+    atomic_write_json(dest / "results.json", results)
+    if origins == {"scored"}:
+        atomic_write_json(dest / "datasets.json", [d.model_dump(mode="json") for d in merged.datasets])
+    atomic_write_json(dest / "manifest.json", merged)
+    log(f"merged {len(sources)} runs into {dest}: {', '.join(f'{b}/{s}' for b, s in sorted(seen))}")
+    return dest

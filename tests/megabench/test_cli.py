@@ -29,7 +29,8 @@ def test_run_and_score_commands_on_fixture_tasks(fixture_dataset: Path, micro_mo
     scored = json.loads((tmp_path / "scored" / "results.json").read_text())
     official = scored["benchmarks"]["megabench"]["official"]
     assert official, "the official MEGA-Bench breakdown is written"
-    assert (tmp_path / "scored" / "all_query_responses.json").exists()
+    # `score` writes the official files where `run` does: official/<benchmark>/<split>/
+    assert (tmp_path / "scored" / "official" / "megabench" / "core" / "all_query_responses.json").exists()
 
 
 def test_program_judge_runs_programs_only_with_the_flag(fixture_dataset: Path, tmp_path: Path):

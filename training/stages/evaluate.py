@@ -20,11 +20,16 @@ EVAL_DIR = "eval"
 
 
 def eval_tasks(config: PipelineConfig) -> list[TaskSpec]:
+    """The eval's tasks, then the study spec's sets that the tasks do not already cover."""
     tasks = []
     for t in config.eval.tasks:
         for split in t.splits:
             tasks.append(TaskSpec(benchmark=t.benchmark, split=split, prompt_variant=t.prompt_variant, limit=t.limit,
                                   data=t.data, data_seed=t.data_seed))
+    if config.eval.study is not None:
+        from specs_eval.benchmarks.study import merge_tasks, study_tasks
+
+        tasks = merge_tasks(tasks, study_tasks(config.eval.study))
     return tasks
 
 
@@ -47,7 +52,7 @@ def evaluate_model(model: str, stage_dir: Path, run_name: str, config: PipelineC
                                   record_token_stats=record_token_stats, stats_top_p=stats_top_p)
     rc = RunConfig(model=model, tasks=tasks, generation=settings, backend=ev.backend,
                    backend_options=backend_options(ev.backend, ev.backend_options, config),
-                   out=stage_dir / EVAL_DIR, run_name=run_name, overwrite=overwrite)
+                   out=stage_dir / EVAL_DIR, run_name=run_name, overwrite=overwrite, study=config.eval.study)
     outcome = run_eval(rc, command=["specs-train", "eval", run_name], log=log)
     return {"run": f"{EVAL_DIR}/{run_name}", "results": headline(outcome.results)}
 
