@@ -54,6 +54,8 @@ META_KEYS = ("skills", "input_format", "output_format", "num_input", "app")
 
 class MegaBench(Benchmark):
     name: ClassVar[str] = "megabench"
+    #: every task states its own output format: a format-shift variant would contradict it
+    prompt_variants: ClassVar[tuple[str, ...]] = ("official", "specs")
     id_field: ClassVar[str] = "id"
     splits: ClassVar[dict[str, int | None]] = {c: loader.EXPECTED[c][1] for c in loader.CONFIGS}
     default_splits: ClassVar[tuple[str, ...]] = ("core",)
