@@ -27,6 +27,7 @@ generates.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -89,9 +90,11 @@ class RunConfig:
     retry_errors: bool = True  # a rerun generates failed samples (finish_reason "error") again (not hashed)
 
     def resolved_name(self) -> str:
+        """``--run-name``, else the model's last name component (a stage's ``…/04-rl/model`` gives ``04-rl``)."""
         if self.run_name:
             return self.run_name
-        base = Path(self.model.rstrip("/")).name or self.model
+        p = Path(self.model.rstrip("/"))
+        base = (p.parent.name if p.name == "model" and p.parent.name else p.name) or self.model
         return "".join(c if c.isalnum() or c in "-_." else "-" for c in base)
 
 
@@ -277,6 +280,7 @@ def run_eval(
     run_dir = RunDir(Path(config.out) / config.resolved_name())
     if config.shard is not None:
         run_dir = RunDir(run_dir.path / f"shard-{config.shard[0]}-of-{config.shard[1]}")
+    created = not run_dir.path.exists()
     lock = FolderLock(run_dir.path, what="`specs-eval run`",
                       command=" ".join(command if command is not None else sys.argv))
     with lock:
@@ -285,7 +289,14 @@ def run_eval(
                            lock.took_over.get("pid"))
         for p in clean_stale_tmp(run_dir.path):
             logger.info("removed a temporary file left by a killed run: %s", p)
-        return _run_locked(config, tasks, run_dir, progress, backend, command, log)
+        try:
+            return _run_locked(config, tasks, run_dir, progress, backend, command, log)
+        except BaseException:
+            if created and not run_dir.file(MANIFEST).exists():  # failed before it started (the model, the
+                lock.path.unlink(missing_ok=True)                 # server): leave no empty run folder behind
+                with contextlib.suppress(OSError):
+                    run_dir.path.rmdir()
+            raise
 
 
 def _run_locked(config: RunConfig, tasks: list[LoadedTask], run_dir: RunDir, progress: Callable[[int, int], None]
@@ -496,6 +507,26 @@ def split_checks(name: str, gens: Sequence[GenerationRecord], samples: Sequence[
     if samples and all(s.error is not None or s.parse_status == "error" for s in samples):
         problems.append(f"{name}: every sample failed; its accuracy is not a measurement")
     return problems + warnings, problems
+
+
+def run_dir_problems(path: Path) -> list[str]:
+    """``split_checks``' problems of a scored run folder, from its files (a merged ``--dp`` run)."""
+    run_dir = RunDir(path)
+    manifest = run_dir.manifest()
+    if manifest is None:
+        return [f"{path}: no manifest.json"]
+    gens: dict[tuple[str, str], list[GenerationRecord]] = defaultdict(list)
+    for g in run_dir.generations():
+        gens[(g.benchmark, g.split)].append(g)
+    samples: dict[tuple[str, str], list[SampleRecord]] = defaultdict(list)
+    for d in read_jsonl(run_dir.file(SAMPLES)):
+        s = SampleRecord.model_validate(d)
+        samples[(s.benchmark, s.split)].append(s)
+    problems = []
+    for t in manifest.tasks:
+        key = (t.benchmark, t.split)
+        problems.extend(split_checks(f"{t.benchmark}/{t.split}", gens.get(key, []), samples.get(key, []))[1])
+    return problems
 
 
 def _short(text: str | None, limit: int = 160) -> str:
