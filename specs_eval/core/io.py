@@ -21,6 +21,32 @@ from pydantic import BaseModel
 
 from specs_eval.core.errors import SpecsError
 
+FAULT_ENV = "SPECS_FAULT"
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the crash tests: SIGKILL this process at the named point when ``$SPECS_FAULT`` names it.
+
+    ``SPECS_FAULT=NAME`` kills at the first pass, ``NAME@K`` at the K-th (1-based). The points sit
+    where a real crash hurts most (between writing a temporary file and renaming it, between
+    two log batches, between scoring and the results file); with the variable unset this is a
+    dictionary lookup.
+    """
+    want = os.environ.get(FAULT_ENV)
+    if not want:
+        return
+    target, _, nth = want.partition("@")
+    if target != name:
+        return
+    count = _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
+    if count >= int(nth or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_FAULT_COUNTS: dict[str, int] = {}
+
 
 def _dump(obj: Any) -> str:
     if isinstance(obj, BaseModel):
@@ -38,6 +64,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        fault_point(f"tmp:{path.name}")
         os.replace(tmp, path)
         return path
     except BaseException:
@@ -79,7 +106,14 @@ class JsonlAppender:
         if self._f is None:
             self.__enter__()
         assert self._f is not None
-        self._f.write("".join(_dump(r) + "\n" for r in records))
+        text = "".join(_dump(r) + "\n" for r in records)
+        if os.environ.get(FAULT_ENV, "").startswith("torn:") and text:
+            self._f.write(text[: len(text) // 2])  # half a batch, then the kill: a torn line mid-batch
+            self._f.flush()
+            fault_point("torn:" + self.path.name)
+            self._f.write(text[len(text) // 2:])
+        else:
+            self._f.write(text)
         self._f.flush()
         os.fsync(self._f.fileno())
 

@@ -52,6 +52,7 @@ from specs_eval.core.io import (
     atomic_write_json,
     atomic_write_jsonl,
     clean_stale_tmp,
+    fault_point,
     read_jsonl,
 )
 from specs_eval.core.prompt import image_hash, row_hash
@@ -341,6 +342,7 @@ def _run_locked(config: RunConfig, tasks: list[LoadedTask], run_dir: RunDir, pro
         backend = make_backend(config.backend, config.model, **config.backend_options)
     if backend is not None:
         model_info = backend.info
+    fault_point("run:loaded")
     manifest = RunManifest(
         toolkit_version=__version__,
         run_name=config.resolved_name(),
@@ -375,6 +377,7 @@ def _run_locked(config: RunConfig, tasks: list[LoadedTask], run_dir: RunDir, pro
                 records = _generate_batch(batch.task, ready, backend, config.generation, config.generation.seed)
                 records = [r for r in records if r.key in batch.missing and not _same_error(existing.get(r.key), r)]
                 log_file.write_many(records)
+                fault_point("run:batch")
                 generated += len(batch.missing)
                 if progress:
                     progress(total - n_missing + generated, total)
@@ -390,6 +393,7 @@ def _run_locked(config: RunConfig, tasks: list[LoadedTask], run_dir: RunDir, pro
 
     if backend is not None:
         manifest.model = backend.info  # backends learn things while generating (e.g. whether a server honours n)
+    fault_point("run:generated")
     results, _, problems = _score_and_check(run_dir.path, tasks, log)
     manifest.status = "complete"
     manifest.finished = _now()
@@ -570,5 +574,6 @@ def _score_and_check(path: Path, tasks: Sequence[LoadedTask], log: Callable[[str
         warnings=warnings,
     )
     atomic_write_jsonl(run_dir.file(SAMPLES), all_samples)
+    fault_point("run:samples")
     atomic_write_json(run_dir.file(RESULTS), results)
     return results, all_samples, problems
