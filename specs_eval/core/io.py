@@ -108,10 +108,13 @@ class JsonlAppender:
         assert self._f is not None
         text = "".join(_dump(r) + "\n" for r in records)
         if os.environ.get(FAULT_ENV, "").startswith("torn:") and text:
-            self._f.write(text[: len(text) // 2])  # half a batch, then the kill: a torn line mid-batch
+            lines = text.splitlines(keepends=True)  # half the lines and half a line, then the kill: a torn line
+            keep = len(lines) // 2
+            cut = sum(len(x) for x in lines[:keep]) + max(1, len(lines[keep]) // 2)
+            self._f.write(text[:cut])
             self._f.flush()
             fault_point("torn:" + self.path.name)
-            self._f.write(text[len(text) // 2:])
+            self._f.write(text[cut:])
         else:
             self._f.write(text)
         self._f.flush()

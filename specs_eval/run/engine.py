@@ -36,13 +36,13 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from specs_eval import __version__
+from specs_eval.backends.prefetch import prefetched
 from specs_eval.benchmarks import get_benchmark
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit
 from specs_eval.core.errors import BenchmarkError, SpecsError
@@ -252,23 +252,6 @@ class _Prepared:
     inputs: Any = None
 
 
-def _prefetched(items: Sequence[Any], prepare: Callable[[Any], Any]) -> Iterator[tuple[Any, Any]]:
-    """``(item, prepare(item))`` in order; ``prepare`` of the next item runs in a background thread
-    while the caller works on the current one. An exception in ``prepare`` surfaces at its item."""
-    if not items:
-        return
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="specs-prefetch")
-    try:
-        fut: Future[Any] = pool.submit(prepare, items[0])
-        for i, item in enumerate(items):
-            ready = fut.result()
-            if i + 1 < len(items):
-                fut = pool.submit(prepare, items[i + 1])
-            yield item, ready
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def run_eval(
     config: RunConfig,
     progress: Callable[[int, int], None] | None = None,
@@ -332,6 +315,8 @@ def _run_locked(config: RunConfig, tasks: list[LoadedTask], run_dir: RunDir, pro
                 batches.append(_Batch(t, list(chunk), keys - done))
     n_missing = sum(len(b.missing) for b in batches)
     retried = sum(len(b.missing & failed_before) for b in batches)
+    logger.info("%s: %d of %d samples to generate in %d batches (%d in the log, %d of them failed before)",
+                run_dir.path, n_missing, total, len(batches), len(existing), len(failed_before))
 
     model_info = previous.model if previous is not None else ModelInfo(
         name=config.model, path=config.model, backend=config.backend)
@@ -373,7 +358,7 @@ def _run_locked(config: RunConfig, tasks: list[LoadedTask], run_dir: RunDir, pro
     try:
         with JsonlAppender(run_dir.file(GENERATIONS)) as log_file:
             prepare = _preparer(backend, config.generation)
-            for batch, ready in _prefetched(batches, prepare):
+            for batch, ready in prefetched(batches, prepare):
                 records = _generate_batch(batch.task, ready, backend, config.generation, config.generation.seed)
                 records = [r for r in records if r.key in batch.missing and not _same_error(existing.get(r.key), r)]
                 log_file.write_many(records)
