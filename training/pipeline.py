@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from specs_eval.core.io import FolderLock, atomic_write_json, atomic_write_text
+from specs_eval.core.io import FolderLock, atomic_write_json, atomic_write_text, clean_stale_tmp
 from training.config import PipelineConfig
 from training.launch import Launcher
 from training.manifest import StageError, StageManifest, invocation, now, read_manifest
@@ -68,7 +68,10 @@ def run_pipeline(config: PipelineConfig, out: Path, redo: Sequence[str] = (), un
                  ) -> dict[str, StageManifest]:
     """Run every enabled stage in order (skipping completed ones); returns the manifests by stage key."""
     out = Path(out)
-    with FolderLock(out, what="`specs-train pipeline`"):
+    with FolderLock(out, what="`specs-train pipeline`") as lock:
+        if lock.took_over:
+            log(f"taking over the lock of a pipeline process that is gone (pid {lock.took_over.get('pid')})")
+        clean_stale_tmp(out, recursive=False)  # the stages clean their own folders under their locks
         return _run_pipeline_locked(config, out, redo, until, log, launcher, judge_fn)
 
 
