@@ -169,6 +169,10 @@ def config_hash(config: RunConfig, tasks: Sequence[LoadedTask]) -> str:
             {"spec": t.spec.model_dump(exclude={"profile"}), "data": t.split.info.content_hash} for t in tasks
         ],
     }
+    if config.backend == "hf" and not config.generation.greedy:
+        # sampled tokens come from per-sample generators since this version (not one seed per batch): a
+        # sampled run begun by an older version must not be resumed with different sampling
+        payload["sampler"] = "per-sample-generators-1"
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
