@@ -247,3 +247,11 @@ def test_breaker_unit(server):
     assert [ok.complete([{"role": "user", "content": f"r{i}"}]).ok for i in range(6)] == \
         [False, False, True, False, False, True]
     assert not ok.tripped  # a success resets the count
+
+
+def test_a_refused_start_up_leaves_no_run_folder(server, tmp_path):
+    """Before: a 400 from the start-up probe ("Server is pinned to …") left an empty run folder."""
+    server.default = "status:400"
+    r = run_cli(*_run_args(server.base_url, tmp_path))
+    assert r.returncode == 2 and "start-up check" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists()
