@@ -14,6 +14,7 @@ chat-completions protocol on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -143,6 +144,145 @@ class FaultProxy:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ScriptedServer:
+    """A loopback OpenAI-compatible endpoint that misbehaves on request, one *mode* per POST.
+
+    Why scripted instead of the real server: these are the failures a real server shows only when
+    broken or hostile (a body that drips a byte at a time, JSON nested 100 000 deep, ``choices`` as
+    an object, the caller's ``Authorization`` header echoed in an error), which ``transformers
+    serve`` cannot be made to produce. Valid answers follow the chat-completions shape, with
+    ``usage.prompt_tokens`` growing with the number of images so the backend's start-up probe passes.
+
+    ``modes`` is consumed one per POST (``default`` when empty). Modes: ``ok``, ``slow_drip``
+    (a valid body, one byte every ``drip_s``), ``deep``, ``dict_choices``, ``bad_usage``,
+    ``bad_index``, ``not_json``, ``echo_auth`` (HTTP 400 whose body repeats the Authorization
+    header), ``retry_after:S`` (429 with ``Retry-After: S``), ``retry_after_date`` (503 with an
+    HTTP-date one second ahead), ``huge`` (an endless 200 body), ``status:N``, ``hang``.
+    """
+
+    def __init__(self, default: str = "ok", answer: str = "The answer is B.", drip_s: float = 0.5,
+                 hang_s: float = 5.0):
+        self.default = default
+        self.modes: list[str] = []
+        self.answer = answer
+        self.drip_s = drip_s
+        self.hang_s = hang_s
+        self.posts = 0
+        self.seen: list[dict[str, Any]] = []  # {"body", "authorization", "mode", "t"}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                with server._lock:
+                    server.posts += 1
+                    mode = server.modes.pop(0) if server.modes else server.default
+                    server.seen.append({"body": body, "authorization": self.headers.get("Authorization"),
+                                        "mode": mode, "t": time.monotonic()})
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(mode, body)
+
+            def _answer(self, mode: str, body: dict[str, Any]) -> None:
+                if mode == "hang":
+                    time.sleep(server.hang_s)
+                    self.close_connection = True
+                    return
+                if mode.startswith("status:"):
+                    self._send(int(mode.split(":")[1]), b'{"error": {"message": "injected"}}')
+                    return
+                if mode.startswith("retry_after:"):
+                    self._send(429, b'{"error": "slow down"}', {"Retry-After": mode.split(":", 1)[1]})
+                    return
+                if mode == "retry_after_date":
+                    import email.utils
+
+                    when = email.utils.formatdate(time.time() + 1.0, usegmt=True)
+                    self._send(503, b'{"error": "busy"}', {"Retry-After": when})
+                    return
+                if mode == "echo_auth":
+                    msg = {"error": {"message": f"invalid request; headers: Authorization: "
+                                                f"{self.headers.get('Authorization')}"}}
+                    self._send(400, json.dumps(msg).encode())
+                    return
+                if mode == "not_json":
+                    self._send(200, b"<html>502 bad gateway</html>")
+                    return
+                if mode == "deep":
+                    self._send(200, b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+                    return
+                if mode == "huge":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()  # no length: the body runs until the client hangs up
+                    chunk = b" " * 65536
+                    try:
+                        for _ in range(100_000):
+                            self.wfile.write(chunk)
+                    finally:
+                        self.close_connection = True
+                    return
+                payload = server.completion(body)
+                if mode == "dict_choices":
+                    payload["choices"] = {"0": payload["choices"][0]}
+                elif mode == "bad_usage":
+                    payload["usage"] = [1, 2, 3]
+                elif mode == "bad_index":
+                    payload["choices"] = [dict(payload["choices"][0], index="first"), payload["choices"][0]]
+                data = json.dumps(payload).encode()
+                if mode == "slow_drip":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    for i in range(len(data)):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(server.drip_s)
+                    return
+                self._send(200, data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, client_address: None
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A valid chat completion: prompt tokens grow with the images, one choice per ``n``."""
+        n_images = sum(1 for m in body.get("messages", []) if isinstance(m.get("content"), list)
+                       for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url")
+        n = int(body.get("n") or 1)
+        return {"id": "x", "object": "chat.completion", "model": body.get("model"),
+                "choices": [{"index": i, "message": {"role": "assistant", "content": self.answer},
+                             "finish_reason": "stop"} for i in range(n)],
+                "usage": {"prompt_tokens": 10 + 100 * n_images, "completion_tokens": 5, "total_tokens": 15}}
 
     @property
     def base_url(self) -> str:

@@ -119,7 +119,8 @@ def test_corrupt_image_is_a_counted_failure_and_missing_fields_an_error(micro_mo
     (tmp_path / "data" / rows[1]["image"]).write_bytes(b"not a png at all")
     r = run_cli("run", "-m", str(micro_model), "--data", str(data), "-s", "id", "--max-new-tokens", "4",
                 "--out", str(tmp_path / "runs"), "--run-name", "c", "-q")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # counted, warned, and not silent: exit 1 unless --allow-errors
+    assert "1 of 4 samples have no prompt" in r.stderr and "corrupt" in r.stderr
     samples = {s["id"]: s for s in _lines(tmp_path / "runs" / "c" / "samples.jsonl")}
     bad = samples[rows[1]["pid"]]
     assert bad["error"] and "corrupt" in bad["error"] and bad["score"] == 0

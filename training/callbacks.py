@@ -115,7 +115,25 @@ def grpo_trainer_class() -> type:
     """``GRPOTrainer`` that also logs ``groups/*`` statistics every generation batch."""
     from trl import GRPOTrainer
 
-    class SpecsGRPOTrainer(GRPOTrainer):
+    from training.exact_resume import epoch_repeat_sampler_class, restore_step_callback, resumable
+
+    sampler_cls = epoch_repeat_sampler_class()
+
+    class SpecsGRPOTrainer(resumable(GRPOTrainer)):  # type: ignore[misc]
+        """Also: exact resume (``training.exact_resume``): an epoch-aware sampler and the micro-step counter."""
+
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            self.add_callback(restore_step_callback(self))
+
+        def _get_train_sampler(self, dataset=None):  # type: ignore[no-untyped-def,override]
+            sampler = super()._get_train_sampler(dataset)
+            if type(sampler).__name__ != "RepeatSampler":
+                return sampler
+            return sampler_cls(data_source=sampler.data_source, mini_repeat_count=sampler.mini_repeat_count,
+                               batch_size=sampler.batch_size, repeat_count=sampler.repeat_count,
+                               shuffle=sampler.shuffle, seed=sampler.seed)
+
         def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[override]
             rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
             mode = "train" if self.model.training else "eval"

@@ -5,7 +5,9 @@ human with ``ls`` all find the same things in the same places, and a rerun of th
 command knows from each folder's manifest what is done. Completed stages are skipped
 (after checking they were produced from the same config and inputs), an interrupted one
 resumes from its last checkpoint, and ``--redo STAGE`` starts a stage and everything
-after it over.
+after it over. One pipeline process per folder: the folder is locked while it runs (a second
+``specs-train pipeline`` on it is refused with the holder's pid; the lock of a killed one is
+taken over).
 
   <out>/pipeline.json   the resolved config and the stage layout
   <out>/summary.json    base → zero-RL → cold start → RL numbers per split (+ summary.md)
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from specs_eval.core.io import atomic_write_json, atomic_write_text
+from specs_eval.core.io import FolderLock, atomic_write_json, atomic_write_text, clean_stale_tmp
 from training.config import PipelineConfig
 from training.launch import Launcher
 from training.manifest import StageError, StageManifest, invocation, now, read_manifest
@@ -66,7 +68,16 @@ def run_pipeline(config: PipelineConfig, out: Path, redo: Sequence[str] = (), un
                  ) -> dict[str, StageManifest]:
     """Run every enabled stage in order (skipping completed ones); returns the manifests by stage key."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out, what="`specs-train pipeline`") as lock:
+        if lock.took_over:
+            log(f"taking over the lock of a pipeline process that is gone (pid {lock.took_over.get('pid')})")
+        clean_stale_tmp(out, recursive=False)  # the stages clean their own folders under their locks
+        return _run_pipeline_locked(config, out, redo, until, log, launcher, judge_fn)
+
+
+def _run_pipeline_locked(config: PipelineConfig, out: Path, redo: Sequence[str], until: str | None,
+                         log: Callable[[str], None], launcher: Launcher | None, judge_fn: Any
+                         ) -> dict[str, StageManifest]:
     for stage in redo:
         redo_from(out, stage, log)
     atomic_write_json(out / PIPELINE_FILE, {"schema_version": 1, "updated": now(), "command": invocation(),

@@ -6,10 +6,23 @@ Qwen2.5-VL-7B in bf16 on a GPU. Batches are left-padded; ``n`` samples per promp
 per-token statistics for the exploration metrics (entropy and top-p nucleus size,
 i.e. the rollout branching factor) are computed on the fly by a logits processor, on
 the raw (temperature-1) distribution, so no (steps × batch × vocab) logits are stored.
+
+Sampling draws every row's token from that row's own ``torch.Generator``, seeded from the
+row's seed (the engine derives it from the sample's identity) and the sample index; the
+batch's shared RNG never decides a token. So a sampled response depends on its seed, not on
+which rows share its batch or where a resumed run restarts. (``generate`` still applies
+its own processors; ours turns the row's distribution into a one-hot choice that every
+later warper keeps.)
+
+``prepare`` (chat template, tokenisation, image processing) is separate from ``generate``
+so the engine can prepare batch k + 1 in a background thread while batch k generates; a
+lock keeps the fast tokenizer from being used by both threads at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,10 +55,49 @@ class _TokenStatsProcessor:
         return scores
 
 
+class _RowSampler:
+    """Samples each row's next token with that row's own generator (temperature → top-k → top-p, as
+    ``generate``'s warpers), and returns scores that are 0 for the chosen token and -inf elsewhere."""
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, top_k: int | None, device: Any):
+        import torch
+
+        self.temperature = temperature
+        self.top_p = top_p
+        self.top_k = top_k
+        self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        logits = scores.float() / self.temperature
+        if self.top_k:
+            k = min(self.top_k, logits.shape[-1])
+            kth = torch.topk(logits, k, dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+            cum = sorted_logits.softmax(-1).cumsum(-1)
+            drop_sorted = (cum - sorted_logits.softmax(-1)) >= self.top_p  # mass before a token already reaches top_p
+            drop_sorted[..., 0] = False
+            logits = logits.masked_fill(drop_sorted.scatter(-1, order, drop_sorted), float("-inf"))
+        probs = logits.softmax(-1)
+        chosen = torch.cat([torch.multinomial(probs[r], 1, generator=g) for r, g in enumerate(self.generators)])
+        out = torch.full_like(scores, float("-inf"))
+        out.scatter_(1, chosen.unsqueeze(1), 0.0)
+        return out
+
+
+def sample_seed(row_seed: int, sample_idx: int) -> int:
+    """The generator seed of sample ``sample_idx`` of a row."""
+    return int.from_bytes(hashlib.sha256(f"{row_seed}:{sample_idx}".encode()).digest()[:8], "big") >> 1
+
+
 class HFBackend(BackendOptions):
     """Generation with a local or hub HF VLM (``AutoModelForImageTextToText``)."""
 
     name = "hf"
+    row_seeds = True  # the engine passes one seed per prompt (see the module docstring)
     options = (
         BackendOption("--device", "device", "cpu | cuda | cuda:N", default="cpu"),
         DTYPE,
@@ -86,6 +138,7 @@ class HFBackend(BackendOptions):
 
     def _attach(self, device: str) -> None:
         self.device = device
+        self._tok_lock = threading.Lock()
         tok = self.processor.tokenizer
         self.eos_ids = self._eos_ids()
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_ids[0]
@@ -100,10 +153,19 @@ class HFBackend(BackendOptions):
         """Processor inputs for a batch of prompts (chat template applied, left padded)."""
         texts = [chat_text(self.processor, p) for p in prompts]
         images = [img for p in prompts for img in p.images]
-        return self.processor(text=texts, images=images or None, padding=True, padding_side="left",
-                              return_tensors="pt").to(self.device)
+        with self._tok_lock:
+            enc = self.processor(text=texts, images=images or None, padding=True, padding_side="left",
+                                 return_tensors="pt")
+        return enc.to(self.device)
 
-    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int = 0) -> list[list[Output]]:
+    def prepare(self, prompts: Sequence[Prompt]) -> Any:
+        """The model inputs of a batch, built ahead of ``generate`` (thread-safe; see the module docstring)."""
+        return self.encode(prompts)
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int = 0,
+                 seeds: Sequence[int] | None = None, prepared: Any = None) -> list[list[Output]]:
+        """``settings.n`` outputs per prompt. ``seeds``: one sampling seed per prompt (default: derived from
+        ``seed`` and the prompt's position); ``prepared``: ``prepare(prompts)``'s result, if made ahead."""
         import torch
         from transformers import LogitsProcessorList
 
@@ -111,7 +173,11 @@ class HFBackend(BackendOptions):
             return []
         if settings.n > 1 and settings.greedy:
             raise SpecsError("n > 1 samples per prompt needs sampling: set --temperature above 0")
-        inputs = self.encode(prompts)
+        if seeds is None:
+            seeds = [sample_seed(seed, i) for i in range(len(prompts))]
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        inputs = prepared if prepared is not None else self.encode(prompts)
         prompt_len = inputs["input_ids"].shape[1]
         stats = _TokenStatsProcessor(settings.stats_top_p) if settings.record_token_stats else None
         kwargs: dict[str, Any] = {
@@ -124,15 +190,19 @@ class HFBackend(BackendOptions):
             # every new token recomputes the whole sequence (~17x slower on the tiny model)
             "use_cache": True,
         }
+        processors: list[Any] = [stats] if stats is not None else []
         if not settings.greedy:
-            kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
-            if settings.top_k is not None:
-                kwargs["top_k"] = settings.top_k
+            # our per-row sampler draws the token; generate's own warpers are off (explicit settings only,
+            # no hidden top_k/top_p/temperature from a checkpoint's generation_config)
+            processors.append(_RowSampler([sample_seed(s, j) for s in seeds for j in range(settings.n)],
+                                          settings.temperature, settings.top_p, settings.top_k,
+                                          inputs["input_ids"].device))
+            kwargs.update(temperature=1.0, top_p=1.0, top_k=0)
         else:
             # explicit: no hidden sampling defaults from a checkpoint's generation_config
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        if stats is not None:
-            kwargs["logits_processor"] = LogitsProcessorList([stats])
+        if processors:
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
         torch.manual_seed(seed)
         with torch.inference_mode():
             seqs = self.model.generate(**inputs, **kwargs)
@@ -141,6 +211,8 @@ class HFBackend(BackendOptions):
         eos = torch.tensor(self.eos_ids)
         outs: list[list[Output]] = []
         tok = self.processor.tokenizer
+        with self._tok_lock:
+            texts = tok.batch_decode([ids[: _length(ids, eos)] for ids in gen], skip_special_tokens=True)
         for i in range(len(prompts)):
             row_outs = []
             for j in range(settings.n):
@@ -155,7 +227,7 @@ class HFBackend(BackendOptions):
                     length = len(ids)
                     finish = "length"
                     n_stat = length
-                text = tok.decode(ids[:length], skip_special_tokens=True)
+                text = texts[r]
                 ts = None
                 if stats is not None and stats.entropy:
                     steps = min(n_stat, len(stats.entropy))
@@ -170,6 +242,14 @@ class HFBackend(BackendOptions):
 
     def close(self) -> None:
         self.model = None
+
+
+def _length(ids: Any, eos: Any) -> int:
+    """Generated tokens before the first end-of-turn token (all of them when there is none)."""
+    import torch
+
+    hit = torch.isin(ids, eos)
+    return int(hit.nonzero()[0].item()) if bool(hit.any()) else len(ids)
 
 
 def chat_text(processor: Any, prompt: Prompt) -> str:

@@ -3,8 +3,9 @@
 
 Why these pieces, each measured against a real server (``transformers serve``, tests/test_openai_backend.py):
 
-* **Transport**: the shared stdlib client (``specs_eval.backends.openai_client``): timeouts, retries with
-  backoff on 429/5xx/connection errors, only OpenAI fields in the body (strict servers answer 422
+* **Transport**: the shared client (``specs_eval.backends.openai_client``, on httpx2): a total deadline per
+  attempt, bounded retries with backoff or ``Retry-After`` on 429/5xx/timeouts/resets, validated
+  responses, secrets redacted from errors, only OpenAI fields in the body (strict servers answer 422
   to anything else). Images go as base64 PNG ``image_url`` parts: lossless, so the server sees the
   pixels ``HFBackend`` sees.
 * **Bounded concurrency**: requests of one engine batch run on ``concurrency`` daemon worker
@@ -12,10 +13,11 @@ Why these pieces, each measured against a real server (``transformers serve``, t
   cancelled, in-flight ones abandoned, and the engine keeps every batch already logged.
 * **Failures**: the client retries 429, 5xx, timeouts, cut-off bodies and connection errors
   with backoff. What still fails then becomes that sample's ``error`` (counted in ``error_rate``;
-  the run goes on), as do 4xx answers (e.g. an oversized request) and malformed JSON or a
-  message without content. But an *unreachable* server, or ``max_failures_in_a_row`` failures
-  in a row, stops the run with a clear error instead: error records written during an outage
-  would be skipped by resume. The log keeps every finished batch; the same command resumes.
+  the run goes on), as do 4xx answers (e.g. an oversized request) and malformed or invalid JSON
+  or a message without content. But an *unreachable* server, or ``max_failures_in_a_row`` failures
+  in a row, stops the run with a clear error instead: an outage is not a property of the samples.
+  The log keeps every finished batch; the same command resumes, and generates the samples that
+  failed again (``--retry-errors``, the default).
 * **Start-up probe**: before the first batch, one 1-token request with a small image checks the
   server is reachable, the key is accepted and the model name is served, and (with a text-only
   twin request) that the image reached the model: ``transformers serve`` silently drops image
@@ -60,7 +62,7 @@ from specs_eval.backends.openai_client import (
 )
 from specs_eval.backends.topk import token_stats_from_topk
 from specs_eval.core.errors import SpecsError
-from specs_eval.core.io import atomic_write_json
+from specs_eval.core.io import atomic_write_json, clean_stale_tmp
 from specs_eval.core.prompt import Prompt, render_messages
 from specs_eval.core.records import GenerationSettings, ModelInfo
 
@@ -192,6 +194,9 @@ class OpenAIBackend(BackendOptions):
     """Generation through an OpenAI-compatible ``/chat/completions`` endpoint (see module doc)."""
 
     name = "openai"
+    #: outputs do not depend on which prompts share a batch (one request per prompt, per-prompt seeds):
+    #: a resumed run sends only the missing prompts
+    batch_independent = True
     options = (
         BackendOption("--base-url", "base_url", "openai: the server's /v1 URL, e.g. http://127.0.0.1:8000/v1 "
                       "(env OPENAI_BASE_URL).", envvar="OPENAI_BASE_URL"),
@@ -199,7 +204,8 @@ class OpenAIBackend(BackendOptions):
                       "is never stored).", default="OPENAI_API_KEY"),
         BackendOption("--concurrency", "concurrency", "openai: requests in flight at once.",
                       type=click.IntRange(min=1), default=8),
-        BackendOption("--request-timeout", "timeout_s", "openai: seconds to wait for one response.",
+        BackendOption("--request-timeout", "timeout_s", "openai: total seconds one attempt may take, from connecting "
+                      "to the last byte (a slow-dripping server is cut off too).",
                       type=click.FloatRange(min=1.0), default=300.0),
         BackendOption("--max-retries", "max_retries", "openai: retries (with backoff) of a 429/5xx/timeout/connection "
                       "error.", type=click.IntRange(min=0), default=4),
@@ -227,10 +233,13 @@ class OpenAIBackend(BackendOptions):
         if concurrency < 1:
             raise SpecsError("--concurrency must be at least 1")
         self.model = model
+        self._owns_client = client is None
         self.client = client or OpenAIClient(str(base_url), api_key_env=api_key_env, timeout_s=timeout_s,
                                              max_retries=max_retries, backoff_s=backoff_s)
         self.concurrency = concurrency
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        if self.cache_dir is not None:  # shared by runs without a lock: only files no live writer can own
+            clean_stale_tmp(self.cache_dir, min_age_s=3600)
         self.logprobs_k = logprobs_k
         self.n_honoured: bool | None = None
         self.max_failures_in_a_row = max_failures_in_a_row
@@ -240,7 +249,7 @@ class OpenAIBackend(BackendOptions):
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self.info = ModelInfo(name=model, path=model, backend="openai",
-                              endpoint={"base_url": self.client.base_url, "concurrency_limit": concurrency})
+                              endpoint={"base_url": self.client.display_url, "concurrency_limit": concurrency})
         if probe:
             self.probe()
         self._pool = _DaemonPool(concurrency)
@@ -266,13 +275,13 @@ class OpenAIBackend(BackendOptions):
             elif e.status in (400, 404, 422):
                 hint = (f" — is {self.model!r} the name the server serves (transformers serve: exactly its model "
                         "argument), and does the model accept images?")
-            raise SpecsError(f"start-up check of {self.client.base_url} failed: {e}{hint}") from None
+            raise SpecsError(f"start-up check of {self.client.display_url} failed: {e}{hint}") from None
         served = a.model
         self.info.endpoint["served_model"] = served
         pa, pb = (a.usage or {}).get("prompt_tokens"), (b.usage or {}).get("prompt_tokens")
         if isinstance(pa, int) and isinstance(pb, int):
             if pa <= pb:
-                raise SpecsError(f"the server at {self.client.base_url} ignored an image part ({pa} prompt tokens "
+                raise SpecsError(f"the server at {self.client.display_url} ignored an image part ({pa} prompt tokens "
                                  f"with an image, {pb} without): {self.model!r} does not take images there")
             self.info.endpoint["image_checked"] = True
 
@@ -311,7 +320,7 @@ class OpenAIBackend(BackendOptions):
                         outs = done.result()
                     except _Transient as e:
                         raise SpecsError(
-                            f"the server at {self.client.base_url} keeps failing ({e}); every finished batch is "
+                            f"the server at {self.client.display_url} keeps failing ({e}); every finished batch is "
                             "kept: run the same command again to resume") from None
                     if isinstance(outs, Output):  # a per-sample error: every sample of this request gets it
                         for j in range(first, first + count):
@@ -396,6 +405,8 @@ class OpenAIBackend(BackendOptions):
     def close(self) -> None:
         self._cancel.set()
         self._pool.shutdown()
+        if self._owns_client:
+            self.client.close()
 
 
 def _wait_any(futures: dict[Future[Any], Any]) -> list[Future[Any]]:

@@ -3,11 +3,18 @@ that tests, benchmarks and CPU users point the ``openai`` backend at.
 
 Why a helper: on a machine without torchvision the stock Qwen-VL processors cannot be
 built (they want a video processor), so ``transformers serve <folder>`` dies at start-up.
-The fix that uses only the public CLI is a *serving copy* of the checkpoint: the weights
-are linked, not copied; ``processing_specs_eval.py`` defines an image-only subclass of the
-stock processor; ``processor_config.json`` points ``AutoProcessor`` at it through
-``auto_map``; and the server runs with ``--trust-remote-code``. The canonical checkpoint
-stays stock (an ``auto_map`` there would demand ``trust_remote_code`` from every loader).
+The fix is a *serving copy* of the checkpoint plus an in-process registration: the weights
+are linked, not copied; ``processor_config.json`` names an image-only subclass of the stock
+processor, which the server process defines and registers with ``AutoProcessor`` before
+transformers' CLI starts (``serving_processor.py``). The server runs **without**
+``--trust-remote-code`` (it would execute any ``*.py`` a checkpoint carries); ``specs-eval
+serve --trust-remote-code`` turns it on for models that need their own code. The canonical
+checkpoint stays stock.
+
+Served name: the server is pinned to the name it is started with and refuses any other
+("Server is pinned to …"). The copy is placed at ``WORKDIR/models/<served name>`` and the server
+starts in ``WORKDIR/models`` with that relative name, so clients address it by the name the
+user served (``-m tiny-base``), and run folders are named after it.
 
 The copy also fixes what the server returns as ``content``. Stock, the server parses Qwen
 outputs with a built-in response template that moves ``<think>…</think>`` into
@@ -43,45 +50,9 @@ from pathlib import Path
 
 from specs_eval.core.errors import SpecsError
 
-PROCESSOR_MODULE = "processing_specs_eval"
-
 # The processor class per model_type: the stock class whose __init__ we bypass (it wants a video processor).
 _STOCK_PROCESSORS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
-
-_PROCESSOR_SOURCE = '''"""Image-only {stock} for serving without torchvision (written by specs_eval.backends.serving).
-
-The stock processor insists on a video sub-processor, which needs torchvision. This subclass
-keeps the image processor, tokenizer and chat template. With DECODE_LIKE_GENERATE, the
-server's response parsing returns the generated ids decoded with skip_special_tokens=True,
-which is what model.generate + decode (and vLLM) return, instead of the raw decode with
-special tokens kept.
-"""
-
-from transformers import {stock}
-from transformers.processing_utils import ProcessorMixin
-
-DECODE_LIKE_GENERATE = {decode}
-
-
-def _decoding_parser(tokenizer):
-    def parse_response(response, schema=None, *, prefix=None, tools=None):
-        return {{"role": "assistant", "content": tokenizer.decode(response, skip_special_tokens=True)}}
-
-    return parse_response
-
-
-class SpecsEvalImageOnlyProcessor({stock}):
-    attributes = ["image_processor", "tokenizer"]
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
-        self.video_token = getattr(tokenizer, "video_token", None) or "<|video_pad|>"
-        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-        if DECODE_LIKE_GENERATE:
-            tokenizer.parse_response = _decoding_parser(tokenizer)
-        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-'''
+_OLD_PROCESSOR_MODULE = "processing_specs_eval"  # written by earlier versions (remote code); removed from copies
 
 # content = everything up to the end-of-turn token, not stripped (the Qwen default strips and splits <think>)
 PASSTHROUGH_RESPONSE_TEMPLATE = {
@@ -102,6 +73,22 @@ def serve_available() -> str | None:
 
 
 RESPONSE_MODES = ("decode", "passthrough", "stock")
+
+
+def served_name(model: str) -> str:
+    """The name a server for ``model`` answers to: the string the user gave when it is a plain relative
+    name (a shipped model, ``org/name``, ``runs/x``), else the checkpoint folder's name (its parent's for a
+    stage's ``model/`` folder). Names with ``:`` or ``@`` are replaced (transformers reads them as
+    a GGUF file or a revision)."""
+    text = model.strip().removeprefix("./").rstrip("/")
+    parts = Path(text).parts
+    if text and not Path(text).is_absolute() and ".." not in parts and not text.startswith("~") and \
+            not any(c in text for c in ":@\\") and Path(text).name != "model":
+        return text
+    p = Path(model).expanduser()
+    name = p.parent.name if p.name == "model" and p.parent.name else p.name
+    clean = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".-")
+    return clean or "model"
 
 
 def prepare_serving_copy(model: str | Path, out: str | Path, response: str = "decode") -> Path:
@@ -140,13 +127,14 @@ def prepare_serving_copy(model: str | Path, out: str | Path, response: str = "de
             os.symlink(f.resolve(), dst)  # weights are linked, never copied
         else:
             shutil.copyfile(f, dst)
-    if stock is not None:  # a VLM: the image-only processor, loaded through auto_map
-        source = _PROCESSOR_SOURCE.format(stock=stock, decode=response == "decode")
-        (out / f"{PROCESSOR_MODULE}.py").write_text(source, encoding="utf-8")
+    (out / f"{_OLD_PROCESSOR_MODULE}.py").unlink(missing_ok=True)
+    if stock is not None:  # a VLM: the image-only processor the server registers in-process (serving_processor)
+        from specs_eval.backends.serving_processor import CLASS_NAME
+
         proc_cfg_path = out / "processor_config.json"
         proc_cfg = json.loads(proc_cfg_path.read_text(encoding="utf-8")) if proc_cfg_path.exists() else {}
-        proc_cfg["processor_class"] = "SpecsEvalImageOnlyProcessor"
-        proc_cfg["auto_map"] = {"AutoProcessor": f"{PROCESSOR_MODULE}.SpecsEvalImageOnlyProcessor"}
+        proc_cfg["processor_class"] = CLASS_NAME
+        proc_cfg.pop("auto_map", None)
         proc_cfg_path.write_text(json.dumps(proc_cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     gen_cfg_path = out / "generation_config.json"
     if gen_cfg_path.exists():
@@ -170,22 +158,31 @@ def free_port() -> int:
 
 
 def server_env(home: Path, threads: int = 1) -> dict[str, str]:
-    """Environment for a CPU ``transformers serve``: one torch thread, offline, an isolated empty hub cache."""
+    """Environment for a CPU ``transformers serve``: one torch thread, offline, an isolated empty hub cache,
+    and this package importable (the server registers our processor from it)."""
     (home / "hub").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1",
                HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(home),
                HF_HUB_CACHE=str(home / "hub"), HF_MODULES_CACHE=str(home / "modules"),
                TOKENIZERS_PARALLELISM="false")
+    root = str(Path(__file__).resolve().parents[2])
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        env["PYTHONPATH"] = os.pathsep.join([root, *parts])
     return env
 
 
 def serve_command(model_dir: str | Path, port: int, host: str = "127.0.0.1", device: str = "cpu",
-                  extra: tuple[str, ...] = ()) -> list[str]:
-    """``transformers serve`` via the CLI entry point of this interpreter's transformers."""
-    code = "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; main()"
-    return [sys.executable, "-c", code, "serve", str(model_dir), "--device", device, "--trust-remote-code",
-            "--host", host, "--port", str(port), *extra]
+                  extra: tuple[str, ...] = (), model_type: str | None = None, decode: bool = True,
+                  trust_remote_code: bool = False) -> list[str]:
+    """``transformers serve`` via the CLI entry point of this interpreter's transformers, after registering
+    the image-only processor for ``model_type`` (a Qwen-VL serving copy; None: nothing to register)."""
+    register = (f"from specs_eval.backends.serving_processor import install; install({model_type!r}, {decode!r}); "
+                if model_type in _STOCK_PROCESSORS else "")
+    code = f"import sys; {register}from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; main()"
+    return [sys.executable, "-c", code, "serve", str(model_dir), "--device", device,
+            *(["--trust-remote-code"] if trust_remote_code else []), "--host", host, "--port", str(port), *extra]
 
 
 def wait_healthy(base: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,
@@ -218,7 +215,7 @@ def _die_with_parent() -> None:
 
 @dataclass
 class LocalServer:
-    """A running ``transformers serve`` process: ``base_url`` is its ``/v1`` root, ``model`` the pinned name."""
+    """A running ``transformers serve`` process: ``base_url`` is its ``/v1`` root, ``model`` the name it serves."""
 
     proc: subprocess.Popen[bytes]
     port: int
@@ -256,24 +253,33 @@ class LocalServer:
 
 
 def start_server(model: str | Path, workdir: str | Path | None = None, port: int | None = None,
-                 threads: int = 1, timeout_s: float = 120.0, response: str = "decode") -> LocalServer:
+                 threads: int = 1, timeout_s: float = 120.0, response: str = "decode", name: str | None = None,
+                 trust_remote_code: bool = False) -> LocalServer:
     """Make a serving copy of ``model`` and start ``transformers serve`` on loopback; wait for /health.
 
-    The caller must ``stop()`` it (``local_server`` does so in a ``finally``).
+    ``name`` is the model name the server answers to (default ``served_name(model)``). The caller
+    must ``stop()`` it (``local_server`` does so in a ``finally``).
     """
     reason = serve_available()
     if reason:
         raise SpecsError(reason)
+    name = name or served_name(str(model))
+    if Path(name).is_absolute() or ".." in Path(name).parts or any(c in name for c in ":@\\") or not name.strip():
+        raise SpecsError(f"served name {name!r}: use a plain relative name such as tiny-base or org/my-model")
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="specs-serve-"))
-    copy = prepare_serving_copy(model, workdir / "model", response=response)
+    models = workdir / "models"
+    copy = prepare_serving_copy(model, models / name, response=response)
+    model_type = json.loads((copy / "config.json").read_text(encoding="utf-8")).get("model_type")
     port = port or free_port()
     log_path = workdir / "server.log"
     t0 = time.monotonic()
+    cmd = serve_command(name, port, model_type=model_type, decode=response == "decode",
+                        trust_remote_code=trust_remote_code)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(serve_command(copy, port), env=server_env(workdir / "hf-home", threads),
+        proc = subprocess.Popen(cmd, env=server_env(workdir / "hf-home", threads), cwd=models,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, preexec_fn=_die_with_parent)
-    server = LocalServer(proc=proc, port=port, model=str(copy), log_path=log_path, workdir=workdir)
+    server = LocalServer(proc=proc, port=port, model=name, log_path=log_path, workdir=workdir)
     try:
         wait_healthy(server.root, timeout_s, proc, log_path)
     except BaseException:

@@ -27,11 +27,21 @@ def import_(source: str, path: str, benchmark_name: str, out_path: str) -> None:
     Examples:
       specs-eval import lmms-eval logs/..._samples_mmmu_val.jsonl --benchmark mmmu --out preds.jsonl
       specs-eval import vlmevalkit Qwen2-VL_MathVista_MINI.xlsx --benchmark mathvista --out preds.jsonl
+      specs-eval import vlmevalkit Qwen2-VL_MathVista_MINI_gpt-4o-mini.xlsx --benchmark mathvista --out p.jsonl
+        # a judged file: its `res` column becomes each line's extraction (score --profile official uses it)
+
+    .xlsx files need openpyxl: pip install 'specs-eval[interop]'.
     """
     id_field = get_benchmark(benchmark_name).id_field
-    reader = import_lmms_eval if source == "lmms-eval" else import_vlmevalkit
-    preds, problems = reader(path, id_field)
+    if source == "lmms-eval":
+        preds, problems = import_lmms_eval(path, id_field)
+        skipped = problems
+    else:
+        preds, problems = import_vlmevalkit(path, id_field, benchmark_name)
+        skipped = [p for p in problems if "imported without" not in p]
     for p in problems:
-        click.secho(f"skipped {p}", fg="yellow", err=True)
+        click.secho(("note: " if p not in skipped else "skipped ") + p, fg="yellow", err=True)
     atomic_write_jsonl(Path(out_path), preds)
-    click.echo(f"wrote {len(preds)} predictions to {out_path} ({len(problems)} skipped)")
+    judged = sum(1 for p in preds if "extraction" in p)
+    click.echo(f"wrote {len(preds)} predictions to {out_path} ({len(skipped)} skipped"
+               + (f"; {judged} with the judge's extraction" if judged else "") + ")")

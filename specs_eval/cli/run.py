@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from specs_eval.backends.base import backend_class
-from specs_eval.cli._options import backend_options, judge_options, make_judge, program_option
+from specs_eval.cli._options import backend_options, judge_options, program_option
+from specs_eval.core.clikit import config_option, configure_logging
 from specs_eval.core.records import GenerationSettings, TaskSpec
 
 DEFAULT_MODEL = "tiny-base"
@@ -34,6 +35,7 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 
 
 @click.command()
+@config_option
 @click.option("--model", "-m", "models", multiple=True, default=[DEFAULT_MODEL], show_default=True,
               help="Shipped model name, local folder or HF id (repeatable: one run per model).")
 @click.option("--benchmark", "-b", "benchmarks", multiple=True, default=[DEFAULT_BENCHMARK], show_default=True,
@@ -81,13 +83,20 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
               help="Data-parallel replicas: N shard processes of this command (one GPU group each), merged at the end.")
 @backend_options
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; log errors only.")
+@click.option("--retry-errors/--no-retry-errors", default=True, show_default=True,
+              help="On a rerun, generate the samples that failed (finish_reason error) again.")
+@click.option("--allow-errors", is_flag=True,
+              help="Exit 0 even when samples have no prompt (missing image files…), failed to generate, or a split "
+                   "failed entirely (they are warnings in results.json and the report either way).")
 @judge_options
 @program_option
+@click.option("--judge-max-failures", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Stop calling the judge after this many failed calls in a row, and fail the run.")
 def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit, prompt_variant, study_spec, id_sets,
         ood_sets, ood_weights, profile, backend, batch_size, max_new_tokens, temperature, top_p, top_k, n, seed,
-        data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report, quiet, judge_url, judge_model,
-        judge_key_env, judge_cache, judge_timeout, **values) -> None:
+        data_seed, token_stats, out, run_name, overwrite, shard, dp, no_report, quiet, retry_errors, allow_errors,
+        judge_url, judge_model, judge_key_env, judge_cache, judge_timeout, judge_max_failures, **values) -> None:
     """Evaluate model(s) on benchmark splits; write samples.jsonl, results.json and report.html.
 
     \b
@@ -102,6 +111,10 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
       specs-eval run -m ./ckpt --study toy-format                # a GF study's sets, roles in the manifest
       specs-eval run -m ./ckpt --prompt-variant specs --id mathvista:testmini \\
           --ood mathvista:testmini@json,mmmu:validation
+      specs-eval run --config eval.yaml --limit 10     # options from YAML; flags override
+
+    Exit status: 0 when every sample was generated and scored; 1 when samples have no prompt, failed to
+    generate, or a split failed entirely (unless --allow-errors); 2 for errors that stop the run; 130 on Ctrl-C.
     """
     from rich.console import Console
 
@@ -111,6 +124,8 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
 
     console = Console(stderr=True, quiet=quiet)
     out_console = Console()
+    if quiet:
+        configure_logging(-1)
     if n > 1 and temperature <= 0:
         raise click.UsageError("-n > 1 needs sampling: pass --temperature > 0")
     from specs_eval.run.merge import shard_from_env
@@ -153,36 +168,44 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
     backend_options = cls.resolve_options({o.name: values[o.param] for o in cls.options}, out)
     for model in models:
         cls.check_model(model)  # fail before any work on a model that cannot exist
-    judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
+    from specs_eval.run.judges import judge_from_options
+
+    judge = judge_from_options(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout, judge_max_failures)
     if dp > 1:
         if shard_t is not None:
             raise click.UsageError("--dp starts its own shard processes: do not combine it with --shard, "
                                    "accelerate launch or torchrun")
-        _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp,
-                           values["tp"], no_report, console, out_console, judge, study)
+        problems = _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite,
+                                      dp, values["tp"], no_report, console, out_console, judge, study)
+        _exit_on_problems(problems, allow_errors)
         return
     run_dirs = []
+    problems: list[str] = []
     for model in models:
         config = RunConfig(model=model, tasks=tasks, generation=settings, backend=backend,
                            backend_options=backend_options, out=out,
                            run_name=run_name if len(models) == 1 else None, overwrite=overwrite, shard=shard_t,
-                           judge=judge, study=study)
+                           judge=judge, study=study, retry_errors=retry_errors)
         outcome = _run_with_progress(config, console)
+        own = [f"{outcome.run_dir.name}: {p}" for p in outcome.problems]
         if shard_t is not None:
             from specs_eval.run.merge import merge_shards, wait_for_shards
 
             parent = outcome.run_dir.parent
-            if not launched:
-                console.print(f"shard {shard_t[0]}/{shard_t[1]} done; when all are, run: specs-eval merge {parent}")
-                continue
-            if shard_t[0] != 0:
+            if not launched or shard_t[0] != 0:
+                problems.extend(own)
+                if not launched:
+                    console.print(f"shard {shard_t[0]}/{shard_t[1]} done; when all are, run: specs-eval merge {parent}")
                 continue
             wait_for_shards(parent, shard_t[1], log=console.print)
             merge_shards(parent, log=console.print, judge=judge)
             from specs_eval.core.records import RunResults
+            from specs_eval.run.engine import run_dir_problems
 
+            own = [f"{parent.name}: {p}" for p in run_dir_problems(parent)]
             outcome.results = RunResults.model_validate_json((parent / "results.json").read_text())
             outcome.run_dir = parent
+        problems.extend(own)
         run_dirs.append(outcome.run_dir)
         for line in dataset_warnings(outcome.manifest.datasets, limited=limit is not None):
             click.secho(f"warning: {line}", fg="yellow", err=True)  # shown even with --quiet
@@ -198,8 +221,9 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
 
             report = write_run_report([outcome.run_dir], outcome.run_dir / "report.html")
             console.print(f"report: {report}")
+        retried = f" ({outcome.retried} of them failed before)" if outcome.retried else ""
         console.print(
-            f"[dim]{outcome.generated} generated, {outcome.resumed} resumed from the log, "
+            f"[dim]{outcome.generated} generated{retried}, {outcome.resumed} resumed from the log, "
             f"wall {outcome.manifest.wall_s:.1f} s[/dim]"
         )
     if len(run_dirs) > 1 and not no_report and shard_t is None:
@@ -207,6 +231,23 @@ def run(models, benchmarks, splits, data_args, skip_bad_rows, allow_urls, limit,
 
         cmp = write_run_report(run_dirs, Path(out) / "comparison.html")
         console.print(f"comparison report: {cmp}")
+    _exit_on_problems(problems, allow_errors)
+
+
+def _exit_on_problems(problems: list[str], allow_errors: bool) -> None:
+    """Numbers made of failures must not pass as results: exit 1 unless the user accepts them."""
+    if not problems:
+        return
+    if allow_errors:
+        click.secho(f"{len(problems)} problem(s) accepted (--allow-errors); see the warnings above", fg="yellow",
+                    err=True)
+        return
+    click.secho(f"error: {len(problems)} problem(s) make these numbers unreliable:", fg="red", err=True)
+    for p in problems:
+        click.secho(f"  {p}", fg="red", err=True)
+    click.secho("fix them and run the same command again (failed samples are generated again), or pass "
+                "--allow-errors to accept them", fg="red", err=True)
+    sys.exit(1)
 
 
 def parse_data_args(values: tuple[str, ...], benchmarks: tuple[str, ...]) -> dict[str, str]:
@@ -251,11 +292,11 @@ def dataset_warnings(datasets, limited: bool = False) -> list[str]:
 
 
 def _run_data_parallel(models, tasks, settings, backend, backend_options, out, run_name, overwrite, dp, tp,
-                       no_report, console, out_console, judge=None, study=None) -> None:
+                       no_report, console, out_console, judge=None, study=None) -> list[str]:
     """``--dp N``: N shard processes of this very command, then the deterministic merge per model."""
     from specs_eval.cli.tables import print_results, write_run_report
     from specs_eval.core.records import RunResults
-    from specs_eval.run.engine import RunConfig
+    from specs_eval.run.engine import RunConfig, run_dir_problems
     from specs_eval.run.launch import launch_data_parallel
     from specs_eval.run.merge import merge_shards
 
@@ -265,13 +306,21 @@ def _run_data_parallel(models, tasks, settings, backend, backend_options, out, r
     dirs = [Path(out) / RunConfig(model=m, tasks=tasks, generation=settings, backend=backend, study=study,
                                   run_name=run_name if len(models) == 1 else None).resolved_name() for m in models]
     console.print(f"data parallel: {dp} shard processes" + (f" x {tp} GPUs" if tp > 1 else ""))
-    launch_data_parallel(["run", *argv], dp, tp, log_dir=dirs[0] / "dp-logs", log=console.print)
-    for d in dirs:
-        merge_shards(d, log=lambda s: console.print(f"[dim]{s}[/dim]"), judge=judge)
-        results = RunResults.model_validate_json((d / "results.json").read_text())
-        print_results(results, out_console, title=f"{results.model}  ({d})")
-        if not no_report:
-            console.print(f"report: {write_run_report([d], d / 'report.html')}")
+    from contextlib import ExitStack
+
+    from specs_eval.core.io import FolderLock
+
+    with ExitStack() as locks:  # one `--dp` command per run folder (each shard process locks its own shard folder)
+        for d in dirs:
+            locks.enter_context(FolderLock(d, what="`specs-eval run --dp`"))
+        launch_data_parallel(["run", *argv], dp, tp, log_dir=dirs[0] / "dp-logs", log=console.print)
+        for d in dirs:
+            merge_shards(d, log=lambda s: console.print(f"[dim]{s}[/dim]"), judge=judge)
+            results = RunResults.model_validate_json((d / "results.json").read_text())
+            print_results(results, out_console, title=f"{results.model}  ({d})")
+            if not no_report:
+                console.print(f"report: {write_run_report([d], d / 'report.html')}")
+    return [f"{d.name}: {p}" for d in dirs for p in run_dir_problems(d)]
 
 
 def _study(ctx: click.Context, spec: str | None, id_sets: str | None, ood_sets: str | None,

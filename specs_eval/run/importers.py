@@ -15,12 +15,18 @@ Both are handled; the *raw* response is imported so our profiles see what the mo
 VLMEvalKit (``<model>_<dataset>.xlsx|tsv|csv|json|jsonl``): one row per question with
 ``index`` and ``prediction``. The benchmark id comes from a column named like the
 benchmark's id field (MMMU ``id``, MathVista ``pid``) when present, else from ``index``
-(VLMEvalKit's MathVista index is the pid).
+(VLMEvalKit's MathVista index is the pid). Its *judged* files (``<model>_<dataset>_<judge>.xlsx``)
+add the judge's extraction: MathVista ``res`` (with ``log``), MathVerse ``extract`` (with
+``log_extract``), per ``vlmeval/dataset/utils/{mathvista,mathverse}.py``. When that column is
+present it becomes the line's ``extraction`` (so ``specs-eval score --profile official`` uses
+the judge's answer, as VLMEvalKit did), except where the judge failed (an empty value, or a log
+saying every retry failed), which is counted. ``.xlsx`` needs ``openpyxl`` (the ``interop`` extra).
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -108,13 +114,42 @@ def _read_table(p: Path) -> list[dict[str, Any]]:
     except SpecsError:
         raise
     except ImportError as e:
-        raise SpecsError(f"reading {p.name} needs {e.name} (pip install openpyxl for .xlsx)") from None
-    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise SpecsError(f"reading {p.name} needs {e.name or 'openpyxl'}: pip install 'specs-eval[interop]' "
+                         "(or pip install openpyxl)") from None
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as e:
         raise SpecsError(f"cannot read {p}: {type(e).__name__}: {e}") from None
     return df.to_dict(orient="records")
 
 
-def import_vlmevalkit(path: str | Path, id_field: str) -> tuple[list[dict[str, Any]], list[str]]:
+#: VLMEvalKit's judged-extraction column and its log column, per benchmark (``None``: any benchmark)
+JUDGED_COLUMNS: dict[str | None, tuple[str, str | None]] = {
+    "mathvista": ("res", "log"),
+    "mathverse": ("extract", "log_extract"),
+    None: ("extraction", None),
+}
+_JUDGE_FAILED = ("retries failed", "failed to obtain answer", "failed to parse")
+
+
+def _judged_extraction(row: dict[str, Any], benchmark: str | None) -> tuple[str | None, bool]:
+    """``(extraction, judge_failed)`` from a VLMEvalKit row (``(None, False)``: no judged column)."""
+    for key in (benchmark, None):
+        if key not in JUDGED_COLUMNS:
+            continue
+        col, log_col = JUDGED_COLUMNS[key]
+        if col not in row:
+            continue
+        value = row.get(col)
+        text = "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+        log = str(row.get(log_col) or "").lower() if log_col else ""
+        if not text or any(f in log for f in _JUDGE_FAILED) or "failed to obtain answer" in text.lower():
+            return None, True
+        return text, False
+    return None, False
+
+
+def import_vlmevalkit(path: str | Path, id_field: str, benchmark: str | None = None
+                      ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Prediction dicts (with the judge's ``extraction`` where a judged column has one) and per-row problems."""
     p = Path(path)
     if not p.is_file():
         raise SpecsError(f"VLMEvalKit prediction file not found: {p}")
@@ -131,5 +166,11 @@ def import_vlmevalkit(path: str | Path, id_field: str) -> tuple[list[dict[str, A
             problems.append(f"row {n}: needs '{id_field}' or 'index', and 'prediction'")
             continue
         pred = row["prediction"]
-        out.append({"id": str(item_id).strip(), "response": "" if pred is None else str(pred)})
+        line: dict[str, Any] = {"id": str(item_id).strip(), "response": "" if pred is None else str(pred)}
+        extraction, failed = _judged_extraction(row, benchmark)
+        if extraction is not None:
+            line["extraction"] = extraction
+        elif failed:
+            problems.append(f"row {n} (id {line['id']}): the judge's extraction failed; imported without one")
+        out.append(line)
     return out, problems

@@ -8,6 +8,12 @@ done, and a training step resumes from its last complete checkpoint. Any failure
 written to the manifest (status ``failed`` or ``interrupted``) and re-raised as a
 one-line ``StageError`` naming the stage; a SIGKILL leaves ``running``, which a rerun
 treats the same way.
+
+One writer per stage folder: ``run_stage`` holds the folder's lock (``core.io.FolderLock``), and
+before launching training it checks ``.worker.lock`` so a worker left alive by a killed run
+(it exits within a second once its pipeline is gone, ``training.worker``) is never raced.
+Leftovers of a kill are removed under the lock: temporary files, ``model.tmp/`` and checkpoint
+folders without ``trainer_state.json`` (the Trainer writes it last).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from specs_eval.core.errors import SpecsError
+from specs_eval.core.io import FolderLock, clean_stale_tmp
 from specs_eval.core.metrics import PSI_METRICS
 from training.callbacks import METRICS_FILE, METRICS_SCHEMA_VERSION
 from training.config import STAGE_KEYS, PipelineConfig
@@ -39,7 +46,15 @@ from training.manifest import (
     write_manifest,
 )
 from training.stages.train import CHECKPOINTS, MODEL_DIR, summarize_metrics
-from training.worker import ERROR_FILE, RESULT_FILE, run_request, write_request
+from training.worker import (
+    ERROR_FILE,
+    PARENT_ENV,
+    RESULT_FILE,
+    WORKER_LOCK,
+    parent_token,
+    run_request,
+    write_request,
+)
 
 TRAINING_STAGES = ("zero-rl", "cold-start", "rl")
 # bytes needed per byte of weights while training: model copy, reference copy (DPO), optimizer
@@ -175,8 +190,31 @@ def prepare(ctx: StageContext) -> StageManifest | None:
 
 
 def run_stage(ctx: StageContext) -> StageManifest:
-    """Run (or resume, or skip) one stage; returns its final manifest."""
+    """Run (or resume, or skip) one stage, holding its folder's lock; returns its final manifest."""
     ctx.dir.mkdir(parents=True, exist_ok=True)
+    with FolderLock(ctx.dir, what=f"{ctx.stage} stage"):
+        clean_stage_leftovers(ctx.dir, ctx.log)
+        return _run_stage_locked(ctx)
+
+
+def clean_stage_leftovers(stage_dir: Path, log: Callable[[str], None] = lambda s: None) -> None:
+    """Remove what a kill leaves behind: temporary files, ``model.tmp/``, incomplete checkpoints."""
+    removed = [p.name for p in clean_stale_tmp(stage_dir)]
+    tmp_model = stage_dir / (MODEL_DIR + ".tmp")
+    if tmp_model.is_dir():
+        shutil.rmtree(tmp_model, ignore_errors=True)
+        removed.append(tmp_model.name)
+    ckpts = stage_dir / CHECKPOINTS
+    if ckpts.is_dir():
+        for c in ckpts.glob("checkpoint-*"):
+            if c.is_dir() and not (c / "trainer_state.json").exists():
+                shutil.rmtree(c, ignore_errors=True)
+                removed.append(f"{CHECKPOINTS}/{c.name}")
+    if removed:
+        log(f"removed leftovers of an interrupted run in {stage_dir.name}: {', '.join(sorted(removed))}")
+
+
+def _run_stage_locked(ctx: StageContext) -> StageManifest:
     m = prepare(ctx)
     if m is None:
         ctx.log(f"{ctx.stage}: complete in {ctx.dir.name}, skipped")
@@ -261,9 +299,12 @@ def launch_training(ctx: StageContext) -> dict[str, Any]:
         return run_request(ctx.dir)
     profile = resolve_profile(rt.launch)
     cmd = accelerate_command(profile, rt.num_processes, ctx.dir, rt.launch_args)
+    wait_for_old_workers(ctx.stage, ctx.dir, ctx.log)
     ctx.log(f"{ctx.stage}: accelerate launch --config_file {profile.name} --num_processes {rt.num_processes}")
     launcher = ctx.launcher or subprocess_launcher
-    rc = launcher(cmd, worker_env(rt.threads, rt.num_processes))
+    env = worker_env(rt.threads, rt.num_processes)
+    env[PARENT_ENV] = parent_token()  # workers exit when this process is gone (training.worker)
+    rc = launcher(cmd, env)
     err_file = ctx.dir / ERROR_FILE
     if rc != 0:
         reason = json.loads(err_file.read_text())["error"] if err_file.exists() else f"exit status {rc}"
@@ -276,6 +317,42 @@ def launch_training(ctx: StageContext) -> dict[str, Any]:
     if not result_file.exists():
         raise StageError(ctx.stage, "training ended without a result file (killed?); run again to resume")
     return json.loads(result_file.read_text())
+
+
+def wait_for_old_workers(stage: str, stage_dir: Path, log: Callable[[str], None], timeout_s: float = 30.0) -> None:
+    """Refuse to launch while a training worker of an earlier run still holds ``.worker.lock``.
+
+    Such a worker exits within a second of its pipeline being gone (its watchdog), so this waits a
+    little before refusing with the pids to stop.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return
+    import os
+
+    path = stage_dir / WORKER_LOCK
+    if not path.exists():
+        return
+    deadline = time.monotonic() + timeout_s
+    announced = False
+    while True:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return  # nobody holds it (closing the fd releases it)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+        if time.monotonic() > deadline:
+            pids = sorted(p.read_text().strip() for p in stage_dir.glob(".worker-*.pid"))
+            raise StageError(stage, f"a training worker of an earlier run (pid {', '.join(pids) or '?'}) still "
+                             f"trains in {stage_dir}; stop it, then run again")
+        if not announced:
+            log(f"{stage}: waiting for a training worker of an earlier run to exit")
+            announced = True
+        time.sleep(0.25)
 
 
 def eval_hash(config: PipelineConfig) -> str:

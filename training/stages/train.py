@@ -42,11 +42,14 @@ def world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def last_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest *complete* checkpoint (``trainer_state.json`` is written last by the Trainer)."""
+def last_checkpoint(ckpt_dir: Path, world_size: int | None = None) -> Path | None:
+    """The newest *complete* checkpoint: ``trainer_state.json`` (rank 0 writes it last) and the weights, and,
+    when it can be told, every rank's RNG state (ranks save theirs without waiting for each other, so a
+    kill can leave a checkpoint whose other ranks' files are missing: its resume would not be exact)."""
     if not ckpt_dir.exists():
         return None
-    done = []
+    done, exact = [], []
+    world_size = world_size or world()[1]
     for p in ckpt_dir.glob("checkpoint-*"):
         try:
             step = int(p.name.split("-")[-1])
@@ -54,7 +57,12 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
             continue
         if (p / "trainer_state.json").exists() and any(p.glob("*.safetensors")):
             done.append((step, p))
-    return max(done)[1] if done else None
+            rng = [p / "rng_state.pth"] if world_size == 1 else [p / f"rng_state_{r}.pth" for r in range(world_size)]
+            if all(f.exists() for f in rng):
+                exact.append((step, p))
+    if exact:
+        return max(exact)[1]
+    return max(done)[1] if done else None  # e.g. the process count changed: resumable, not exactly
 
 
 def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict[str, Any]:
@@ -312,17 +320,21 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     if COLD_START_METHODS[cfg.method].trainer == "sft":
         from trl import SFTConfig, SFTTrainer
 
+        from training.exact_resume import resumable
+
         args = _make(SFTConfig, args_dict, stage)
         dataset = to_dataset(sft_rows(pairs, by_id))
-        trainer = SFTTrainer(model=model, processing_class=processor, args=args, train_dataset=dataset,
+        trainer = resumable(SFTTrainer)(model=model, processing_class=processor, args=args, train_dataset=dataset,
                              callbacks=callbacks)
         what = f"{min(PREFLIGHT_EXAMPLES, len(dataset))} SFT examples"
     else:
         from trl import DPOConfig, DPOTrainer
 
+        from training.exact_resume import resumable
+
         args = _make(DPOConfig, args_dict, stage)
         dataset = to_dataset(dpo_rows(pairs, by_id))
-        trainer = DPOTrainer(model=model, processing_class=processor, args=args, train_dataset=dataset,
+        trainer = resumable(DPOTrainer)(model=model, processing_class=processor, args=args, train_dataset=dataset,
                              callbacks=callbacks)
         what = f"{min(PREFLIGHT_EXAMPLES, len(dataset))} preference pairs"
     per_device, accum, nproc = args.per_device_train_batch_size, args.gradient_accumulation_steps, world()[1]
