@@ -182,7 +182,8 @@ class RLPoolBenchmark(Benchmark):
         try:
             from huggingface_hub import snapshot_download
 
-            folder = snapshot_download(self.hf_id, repo_type="dataset", revision=revision)
+            folder = snapshot_download(self.hf_id, repo_type="dataset", revision=revision,
+                                       cache_dir=os.environ.get("HF_HUB_CACHE") or None)
         except Exception as e:  # network, auth, an offline cache without it
             raise BenchmarkError(f"cannot get {self.hf_id} @ {revision} from the Hugging Face hub ({type(e).__name__}: "
                                  f"{str(e).splitlines()[0] if str(e) else ''}); download it (huggingface-cli download "
