@@ -34,6 +34,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from specs_eval.benchmarks.base import Benchmark, LoadedSplit, score_each
 from specs_eval.benchmarks.hub import finish_load
 from specs_eval.core.errors import BenchmarkError
@@ -47,6 +49,29 @@ from specs_eval.rules import rlpool as rules
 REASONING_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 IMAGE_TOKEN = "<image>"
 SKIP_EXAMPLES = 5
+#: a file naming chosen rows of a snapshot; accepted wherever a data path is (``--data``, ``data.path``)
+SELECTION_SUFFIX = ".selection.json"
+
+
+class PoolSelection(BaseModel):
+    """``*.selection.json``: a reproducible subset of a snapshot's rows (written by ``specs-train``).
+
+    Training picks its rows once (kind filters, a seeded sample for ``data.limit``) and writes
+    them here, so that the distill stage's sampling runs and the training stages read exactly
+    the same rows, and a run records which.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = 1
+    benchmark: str
+    split: str
+    snapshot: str  # the folder (or file) the rows were read from
+    source: str  # "hf" or "local"
+    hf_id: str | None = None
+    revision: str | None = None
+    keys: list[str]
+    report: dict[str, Any] = Field(default_factory=dict)
 
 
 
@@ -190,6 +215,17 @@ class RLPoolBenchmark(Benchmark):
                                  f"{self.hf_id} --repo-type dataset --local-dir FOLDER) and pass --data FOLDER") from None
         return Path(folder), "hf", Path(folder).name
 
+    def read_selection(self, data: str | Path | None, split: str) -> PoolSelection:
+        p = Path(str(data))
+        try:
+            sel = PoolSelection.model_validate_json(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise BenchmarkError(f"cannot read the row selection {p} ({type(e).__name__}: {str(e).splitlines()[0]})"
+                                 ) from None
+        if (sel.benchmark, sel.split) != (self.name, split):
+            raise BenchmarkError(f"{p} selects rows of {sel.benchmark}/{sel.split}, not {self.name}/{split}")
+        return sel
+
     def in_heldout(self, row: dict[str, Any]) -> bool:
         return heldout_key(self.question(row), rules.gold_content(self.gold(row))) < self.heldout_fraction
 
@@ -217,15 +253,26 @@ class RLPoolBenchmark(Benchmark):
     def load(self, split: str, data: str | Path | None = None, limit: int | None = None, seed: int = 0
              ) -> LoadedSplit:
         self.check_split(split)
-        root, source, revision = self.locate(data)
+        selection = self.read_selection(data, split) if str(data or "").endswith(SELECTION_SUFFIX) else None
+        if selection is not None:
+            root, source, revision = Path(selection.snapshot), selection.source, selection.revision
+            wanted = {k: i for i, k in enumerate(selection.keys)}
+        else:
+            root, source, revision = self.locate(data)
+            wanted = None
         skipped: Counter[str] = Counter()
         examples: dict[str, list[str]] = {}
         kinds: Counter[str] = Counter()
         rows: list[dict[str, Any]] = []
         examined = 0
         stopped = False
+        seen: set[str] = set()
         for row in self.read_snapshot(root, split):
-            if split in ("train", "heldout"):
+            if wanted is not None:
+                if row["_key"] not in wanted:
+                    continue
+                seen.add(row["_key"])
+            elif split in ("train", "heldout"):
                 try:
                     if self.in_heldout(row) != (split == "heldout"):
                         continue
@@ -244,6 +291,12 @@ class RLPoolBenchmark(Benchmark):
             if limit is not None and len(rows) >= limit:
                 stopped = True
                 break
+        if wanted is not None:
+            lost = [k for k in wanted if k not in seen]
+            if lost and not stopped:
+                raise BenchmarkError(f"{data}: {len(lost)} selected row(s) (e.g. {lost[0]}) are no longer in {root}; "
+                                     "the snapshot changed since the selection was made: delete the selection file")
+            rows.sort(key=lambda r: wanted[r["_key"]])
         loaded = finish_load(benchmark=self.name, split=split, rows=rows, source=source, expected=None, limit=None,
                              hf_id=self.hf_id if source == "hf" else None, revision=revision,
                              path=str(data) if data is not None else None)
