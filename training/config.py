@@ -121,6 +121,7 @@ class RewardJudgeConfig(_Cfg):
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, description="retries of a request on 429/5xx/timeouts (with backoff)")
     max_concurrency: int = Field(8, ge=1, description="judge requests in flight at once")
     max_failure_rate: float = Field(0.5, ge=0, le=1, description="stop the stage when more of a step's judge requests "
                                     "fail than this")

@@ -48,7 +48,7 @@ class RewardJudge:
     """Asks an OpenAI-compatible judge whether free-text answers match their golds, a step at a time."""
 
     def __init__(self, judge: Judge, max_concurrency: int = 8, max_failure_rate: float = 0.5, stage: str = "rl"):
-        self.judge = judge
+        self.backend = judge
         self.max_concurrency = max_concurrency
         self.max_failure_rate = max_failure_rate
         self.stage = stage
@@ -56,7 +56,7 @@ class RewardJudge:
 
     @property
     def judge_id(self) -> str:
-        return self.judge.judge_id
+        return self.backend.judge_id
 
     def _prompt(self, benchmark: str | None, row: dict[str, Any], response: str) -> str:
         bench = get_benchmark(benchmark) if benchmark else None
@@ -67,7 +67,7 @@ class RewardJudge:
 
     def _ask(self, prompt: str) -> tuple[bool | None, bool, str | None]:
         try:
-            v = self.judge.complete([{"role": "user", "content": prompt}], max_tokens=JUDGE_MAX_TOKENS)
+            v = self.backend.complete([{"role": "user", "content": prompt}], max_tokens=JUDGE_MAX_TOKENS)
         except Exception as e:  # a judge client must not raise, but a step must survive one that does
             return None, False, f"{type(e).__name__}: {e}"
         if not v.ok:
@@ -105,6 +105,7 @@ def make_reward_judge(cfg: RewardJudgeConfig, cache_dir: Path, stage: str) -> Re
     from specs_eval.run.judges import OpenAIJudge
 
     assert cfg.base_url and cfg.model
-    client = OpenAIClient(cfg.base_url, api_key_env=cfg.api_key_env, timeout_s=cfg.timeout_s)
+    client = OpenAIClient(cfg.base_url, api_key_env=cfg.api_key_env, timeout_s=cfg.timeout_s,
+                          max_retries=cfg.max_retries)
     return RewardJudge(OpenAIJudge(client, cfg.model, cache_dir=cache_dir), cfg.max_concurrency,
                        cfg.max_failure_rate, stage)
