@@ -113,7 +113,7 @@ def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict
         if "logging_dir" in transformers.TrainingArguments.__dataclass_fields__:
             args["logging_dir"] = str(stage_dir / "tensorboard")
         else:  # transformers 5 reads the folder from the environment
-            os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(stage_dir / "tensorboard"))
+            os.environ["TENSORBOARD_LOGGING_DIR"] = str(stage_dir / "tensorboard")
     # GRPO stages count max_steps in their steps_unit; trl's max_steps counts optimizer steps
     steps = getattr(stage_cfg, "optimizer_steps", stage_cfg.max_steps)
     if steps and steps > 0:
