@@ -72,6 +72,9 @@ def test_grpo_on_the_rl_pool_counts_rollout_and_optimizer_steps(micro_model, poo
     ck = m.metrics["checkpoints"]
     assert ck["kept"] == ["checkpoint-4"] and ck["bytes"] > ck["model_bytes"] > 0
     assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4"]
+    # the stage finished: the optimizer/RNG state (only a resume reads it) is dropped, the weights stay
+    assert ck["optimizer_state_freed_bytes"] > ck["model_bytes"]
+    assert not list((out / "checkpoints").rglob("optimizer.pt")) and list((out / "checkpoints").rglob("*.safetensors"))
     rows = metrics(out)
     assert all(r.get("accuracy/not_scored", 0.0) == 0.0 for r in rows if "accuracy/not_scored" in r)
     assert m.metrics["preflight"]["vllm_guard"] == "not applicable"

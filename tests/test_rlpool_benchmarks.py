@@ -235,4 +235,4 @@ def test_broken_snapshots_fail_naming_the_file_or_skip_naming_the_row(tmp_path, 
 
 def test_registered_and_listed():
     assert isinstance(get_benchmark("orsta"), Orsta) and isinstance(get_benchmark("virl39k"), ViRL39K)
-    assert get_benchmark("virl39k").split_roles() == {}
+    assert get_benchmark("virl39k").split_roles() == {"id": ["heldout"], "ood": []}

@@ -188,6 +188,8 @@ class GRPOStageConfig(_Cfg):
     logging_steps: int = TrlField(1, ge=1)
     report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
                                     "tensorboard, … (the tracker's package must be installed)")
+    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
+                                       "finished stage (only an unfinished stage resumes from them)")
     use_vllm: bool = TrlField(False)
     vllm_mode: Literal["colocate", "server"] = TrlField("colocate")
     vllm_server_base_url: str | None = TrlField(None)
@@ -318,6 +320,8 @@ class ColdStartConfig(_Cfg):
     logging_steps: int = TrlField(1, ge=1)
     report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
                                     "tensorboard, … (the tracker's package must be installed)")
+    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
+                                       "finished stage (only an unfinished stage resumes from them)")
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any DPOConfig/SFTConfig field")
 
     @field_validator("report_to", mode="before")

@@ -77,9 +77,10 @@ class Orsta(RLPoolBenchmark):
     # ------------------------------------------------------------------ fields
 
     def question(self, row: dict[str, Any]) -> str:
-        msgs = row.get("prompt") or []
-        users = [m for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
-        content = (users or msgs or [{}])[-1].get("content") if (users or msgs) else None
+        msgs = [m for m in (row.get("prompt") or []) if isinstance(m, dict)]
+        users = [m for m in msgs if m.get("role") == "user"]
+        last = users[-1] if users else (msgs[-1] if msgs else {})
+        content = last.get("content")
         return content if isinstance(content, str) else ""
 
     def gold(self, row: dict[str, Any]) -> str | None:

@@ -155,6 +155,8 @@ class RLPoolBenchmark(Benchmark):
     published_rows: ClassVar[int | None] = None
     splits: ClassVar[dict[str, int | None]] = {"train": None, "heldout": None}
     default_splits: ClassVar[tuple[str, ...]] = ("heldout",)
+    #: the held-out slice of the training distribution plays the in-distribution role (GF studies)
+    id_splits: ClassVar[tuple[str, ...]] = ("heldout",)
     profiles: ClassVar[tuple[str, ...]] = ("official", "judge")
     profile_notes: ClassVar[dict[str, str]] = {
         "official": "the dataset authors' rules: option letters, math-verify, IoU; free-text golds not scored",

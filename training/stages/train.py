@@ -189,8 +189,9 @@ def _echo(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _train(trainer: Any, stage: str, stage_dir: Path) -> dict[str, Any]:
-    """Train (resuming from the last complete checkpoint) and save ``model/`` atomically."""
+def _train(trainer: Any, stage: str, stage_dir: Path, keep_optimizer_state: bool = False) -> dict[str, Any]:
+    """Train (resuming from the last complete checkpoint), save ``model/`` atomically, then drop the
+    resume-only state from the checkpoints unless ``keep_optimizer_state``."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)  # our progress lines replace its dictionary dumps
@@ -221,7 +222,34 @@ def _train(trainer: Any, stage: str, stage_dir: Path) -> dict[str, Any]:
     metrics = {k: v for k, v in (out.metrics or {}).items() if isinstance(v, int | float)}
     metrics["global_step"] = int(trainer.state.global_step)
     metrics["train_s"] = round(time.perf_counter() - t0, 3)
-    return {"metrics": metrics, "resumed_from": resumed, "checkpoints": checkpoint_usage(stage_dir)}
+    usage = checkpoint_usage(stage_dir)
+    if rank == 0 and not keep_optimizer_state:
+        usage["optimizer_state_freed_bytes"] = drop_resume_state(stage_dir)
+        usage.update({k: v for k, v in checkpoint_usage(stage_dir).items() if k != "kept"})
+    return {"metrics": metrics, "resumed_from": resumed, "checkpoints": usage}
+
+
+#: what only a resume reads: with the stage finished, it is dead weight (2x the weights for Adam)
+RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "rng_state*.pth", "optimizer*.bin", "optimizer_*", "global_step*")
+
+
+def drop_resume_state(stage_dir: Path) -> int:
+    """Delete optimizer, scheduler and RNG state from a finished stage's checkpoints; returns bytes freed.
+
+    The weights stay (the GF study evaluates intermediate checkpoints); a finished stage is
+    never resumed (its manifest is complete; ``--redo`` starts it over).
+    """
+    freed = 0
+    for ckpt in (stage_dir / CHECKPOINTS).glob("checkpoint-*"):
+        for pattern in RESUME_ONLY:
+            for f in ckpt.glob(pattern):
+                if f.is_dir():
+                    freed += _size(f)
+                    shutil.rmtree(f)
+                elif f.is_file():
+                    freed += f.stat().st_size
+                    f.unlink()
+    return freed
 
 
 def _size(path: Path) -> int:
@@ -239,8 +267,10 @@ def checkpoint_usage(stage_dir: Path) -> dict[str, Any]:
 
 def describe_usage(usage: dict[str, Any]) -> str:
     mb = 2 ** 20
+    freed = usage.get("optimizer_state_freed_bytes")
     return (f"{len(usage['kept'])} checkpoint(s) kept, {usage['bytes'] / mb:.1f} MB "
-            f"(largest {usage['largest_bytes'] / mb:.1f} MB), model {usage['model_bytes'] / mb:.1f} MB")
+            f"(largest {usage['largest_bytes'] / mb:.1f} MB), model {usage['model_bytes'] / mb:.1f} MB"
+            + (f"; {freed / mb:.1f} MB of optimizer/RNG state dropped (stage finished)" if freed else ""))
 
 
 def _trainer_config(args: Any) -> dict[str, Any]:
@@ -340,7 +370,7 @@ def train_grpo(stage: str, stage_dir: Path, config: PipelineConfig, inputs: dict
     trainer = trainer_cls(model=model, processing_class=processor, reward_funcs=[format_reward, accuracy],
                           args=args, train_dataset=dataset,
                           callbacks=[make_metrics_callback(stage_dir / METRICS_FILE, stage, _echo)])
-    result = _train(trainer, stage, stage_dir)
+    result = _train(trainer, stage, stage_dir, cfg.keep_optimizer_state)
     _echo(f"{stage}: {describe_usage(result['checkpoints'])}")
     units = grpo_units(cfg, len(items))
     units["optimizer_steps_done"] = result["metrics"]["global_step"]
@@ -434,7 +464,7 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     per_device, accum, nproc = args.per_device_train_batch_size, args.gradient_accumulation_steps, world()[1]
     examples = [dataset[i] for i in range(min(PREFLIGHT_EXAMPLES, len(dataset)))]
     pf = preflight.check_collated(trainer.data_collator, examples, processor, model.config, stage, cfg.max_length, what)
-    result = _train(trainer, stage, stage_dir)
+    result = _train(trainer, stage, stage_dir, cfg.keep_optimizer_state)
     _echo(f"{stage}: {describe_usage(result['checkpoints'])}")
     result.update(trainer_config=_trainer_config(args), preflight=pf, data=info.model_dump(),
                   examples=len(dataset), pairs=len(pairs),
