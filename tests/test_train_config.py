@@ -85,8 +85,10 @@ def test_paper_preset_resolves_to_trainer_arguments_on_eight_processes(tmp_path)
     g = grpo_args(c.rl, c, "rl", tmp_path, nproc=8)
     assert g["per_device_train_batch_size"] * 8 * g["gradient_accumulation_steps"] == 128
     assert g["generation_batch_size"] == 128 * 8 and g["num_generations"] == 8
-    assert (g["use_vllm"], g["vllm_mode"], g["bf16"], g["beta"], g["loss_type"]) == (True, "colocate", True, 0.0, "dapo")
-    assert (g["epsilon"], g["epsilon_high"], g["learning_rate"], g["max_steps"]) == (0.2, 0.28, 1e-6, 800)
+    # server mode: trl 1.16's colocate path double-expands image prompts (training/grid.py)
+    assert (g["use_vllm"], g["vllm_mode"], g["bf16"], g["beta"], g["loss_type"]) == (True, "server", True, 0.0, "dapo")
+    # the paper's 800 steps read as rollout steps: 8 optimizer steps of 128 completions each
+    assert (g["epsilon"], g["epsilon_high"], g["learning_rate"], g["max_steps"]) == (0.2, 0.28, 1e-6, 6400)
     d = cold_start_args(c.cold_start, c, tmp_path, nproc=8)
     assert d["per_device_train_batch_size"] * 8 * d["gradient_accumulation_steps"] == 64
     assert (d["loss_type"], d["loss_weights"], d["beta"], d["max_length"]) == (["sigmoid", "sft"], [1.0, 1.0], 0.1, 16384)

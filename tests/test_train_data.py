@@ -82,7 +82,7 @@ def test_export_and_its_reward_module(tmp_path, fmt, monkeypatch):
 
     cfg = load_config("tiny", ["data.limit=5", "eval.tasks=[{benchmark: toyworld, splits: [id], limit: 3}]"])
     counts = export_rl(cfg, tmp_path, fmt)
-    assert counts == {"train": 5, "val": 3}
+    assert (counts["train"], counts["val"]) == (5, 3)
     rows = pq.read_table(tmp_path / "train.parquet").to_pylist()
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("reward", None)
@@ -94,7 +94,7 @@ def test_export_and_its_reward_module(tmp_path, fmt, monkeypatch):
         row = json.loads(r["extra_info"]["row_json"])
         good = FORMATS["specs"].render(row["rationale"], row["answer_token"])
         assert reward.compute_score(r["data_source"], good, r["reward_model"]["ground_truth"], r["extra_info"]) == {
-            "score": 1.5, "format": 0.5, "accuracy": 1.0}
+            "score": 1.5, "format": 0.5, "accuracy": 1.0, "not_scored": 0.0}
     else:
         r = rows[0]
         assert r["problem"].count("<image>") == 1

@@ -95,7 +95,7 @@ def test_unknown_benchmark_is_an_error_for_trl_but_rules_for_verl():
     with pytest.raises(Exception, match="unknown benchmark"):
         accuracy_reward([good], row_json=[row_for_reward(row)], benchmark=["no-such-bench"])
     out = compute_score("geo3k", good, row["answer"], {"row_json": row_for_reward(row)})
-    assert out == {"score": 1.5, "format": 0.5, "accuracy": 1.0}
+    assert out == {"score": 1.5, "format": 0.5, "accuracy": 1.0, "not_scored": 0.0}
 
 
 def test_verl_and_easyr1_adapters():
@@ -105,14 +105,14 @@ def test_verl_and_easyr1_adapters():
     # no row: the ground truth alone, scored as a free-form answer
     assert compute_score("toyworld", good, row["answer"], None)["accuracy"] == 1.0
     assert compute_score("toyworld", "Answer: nothing", row["answer"], None) == {
-        "score": 0.0, "format": 0.0, "accuracy": 0.0}
+        "score": 0.0, "format": 0.0, "accuracy": 0.0, "not_scored": 0.0}
     payload = json.dumps({"benchmark": "toyworld", "prompt_variant": "official", "row": json.loads(row_for_reward(row))})
     out = easyr1_compute_score([{"response": good, "ground_truth": payload},
                                 {"response": f"Answer: {row['answer']}", "ground_truth": payload},
                                 {"response": good, "ground_truth": row["answer"]}])
-    assert out == [{"overall": 1.5, "format": 0.5, "accuracy": 1.0},
-                   {"overall": 1.0, "format": 0.0, "accuracy": 1.0},
-                   {"overall": 1.5, "format": 0.5, "accuracy": 1.0}]
+    assert out == [{"overall": 1.5, "format": 0.5, "accuracy": 1.0, "not_scored": 0.0},
+                   {"overall": 1.0, "format": 0.0, "accuracy": 1.0, "not_scored": 0.0},
+                   {"overall": 1.5, "format": 0.5, "accuracy": 1.0, "not_scored": 0.0}]
 
 
 def test_group_stats_split_zero_variance_groups():

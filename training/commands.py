@@ -194,15 +194,55 @@ def show_config(preset, overrides, launch, num_processes, launch_args, quick, li
         c = getattr(config, key)
         a = grpo_args(c, config, stage, Path("."), nproc=n)
         click.echo(f"# {key}: {c.global_batch_size} completions/step = {a['per_device_train_batch_size']} per device × "
-                   f"{n} processes × {a['gradient_accumulation_steps']} accumulation; "
-                   f"{c.generation_batch_size // c.global_batch_size} optimizer step(s) per rollout of "
-                   f"{c.prompts_per_generation} prompts × {c.num_generations}")
+                   f"{n} processes × {a['gradient_accumulation_steps']} accumulation")
+        for line in describe_units(c, config.stage_data(stage), key):
+            click.echo(f"#   {line}")
     c = config.cold_start
     a = cold_start_args(c, config, Path("."), nproc=n)
     unit = "examples" if COLD_START_METHODS[c.method].trainer == "sft" else "pairs"
     click.echo(f"# cold_start: {c.global_batch_size} {unit}/step = "
                f"{a['per_device_train_batch_size']} per device × {n} processes × {a['gradient_accumulation_steps']} "
                "accumulation")
+
+
+def pool_estimate(data: Any) -> tuple[int | None, str]:
+    """The number of prompts a stage draws from (for epochs), and where that number comes from."""
+    from training.data import POOL_BENCHMARKS, detect_layout, pool_hub_ids
+
+    if data.limit:
+        return data.limit, f"data.limit = {data.limit:,}"
+    refs = [data.hf_id] if isinstance(data.hf_id, str) else list(data.hf_id or [])
+    names = [pool_hub_ids().get(r) or detect_layout(r) for r in refs] if refs else [data.benchmark]
+    if names and all(n in POOL_BENCHMARKS for n in names):
+        from specs_eval.benchmarks import get_benchmark
+
+        sizes = {n: get_benchmark(n).published_rows for n in names}
+        if all(sizes.values()):
+            total = sum(v for v in sizes.values() if v)
+            parts = " + ".join(f"{n} ≈{v:,}" for n, v in sizes.items())
+            return total, f"≈{total:,} ({parts}, published sizes; the stage manifest records the rows kept)"
+    return None, "unknown until the data is loaded (the stage manifest records it)"
+
+
+def describe_units(c: Any, data: Any, key: str) -> list[str]:
+    """Both step units of a GRPO stage, the prompts it sees and its epochs over the pool, plus the other reading."""
+    if c.max_steps <= 0:
+        return [f"{c.num_train_epochs} epoch(s) over the prompts (max_steps <= 0)"]
+    per = c.optimizer_steps_per_rollout
+    pool, where = pool_estimate(data)
+    other_unit = (f"{c.optimizer_steps:,} optimizer steps (trl max_steps)" if c.steps_unit == "rollout"
+                  else f"{c.rollout_steps:,.6g} rollout steps")
+    lines = [f"{c.max_steps:,} {c.steps_unit} steps (steps_unit: {c.steps_unit}) = {other_unit}",
+             f"each rollout step: {c.prompts_per_generation} prompts × {c.num_generations} = {c.generation_batch_size} "
+             f"completions = {per:g} optimizer step(s) of {c.global_batch_size} (num_iterations {c.num_iterations})",
+             f"prompts seen: {c.prompts_seen:,.0f} ({c.prompts_seen * c.num_generations:,.0f} completions)"
+             + (f"; {c.prompts_seen / pool:.3g} epochs over the pool of {where}" if pool else f"; pool {where}")]
+    if per != 1:
+        other = "optimizer" if c.steps_unit == "rollout" else "rollout"
+        alt = c.model_copy(update={"steps_unit": other})
+        lines.append(f"other reading: --set {key}.steps_unit={other} → {alt.optimizer_steps:,} optimizer steps, "
+                     f"{alt.prompts_seen:,.0f} prompts" + (f", {alt.prompts_seen / pool:.3g} epochs" if pool else ""))
+    return lines
 
 
 @click.command("vllm-serve", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -89,13 +89,81 @@ class DataConfig(_Cfg):
     limit: int | None = Field(512, ge=1)
     prompt_variant: str = "official"
     seed: int = 0
+    kinds: list[str] | None = Field(None, description="RL-pool rows (orsta, virl39k) by answer kind: mc, yesno, math, "
+                                    "detection, grounding (default: every kind the rules verify); the others are "
+                                    "excluded and counted")
+    free_text: Literal["exclude", "judge"] = Field("exclude", description="RL-pool rows whose gold is free text (the "
+                                                   "rules cannot verify it): exclude them (counted), or keep them for "
+                                                   "the stage's reward_judge")
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[str] | None) -> list[str] | None:
+        from specs_eval.rules.rlpool import RULE_KINDS
+
+        bad = [k for k in v or [] if k not in RULE_KINDS]
+        if bad:
+            raise ValueError(f"data.kinds: unknown kind(s) {bad}; use {', '.join(RULE_KINDS)} (free-text rows: "
+                             "data.free_text)")
+        return v
+
+
+class RewardJudgeConfig(_Cfg):
+    """Optional LLM judge term of the accuracy reward, for free-text golds the rules cannot verify.
+
+    The paper scored short answers with GPT-4o in its RL reward. Off by default; when on,
+    only rows of ``data.free_text: judge`` are sent, requests are cached on disk by their
+    hash, at most ``max_concurrency`` run at once, and every failure is counted in the step
+    metrics (``judge/*``) and gives the sample no accuracy reward (trl's ``None``), never 0 or 1.
+    """
+
+    enabled: bool = False
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, description="retries of a request on 429/5xx/timeouts (with backoff)")
+    max_concurrency: int = Field(8, ge=1, description="judge requests in flight at once")
+    max_failure_rate: float = Field(0.5, ge=0, le=1, description="stop the stage when more of a step's judge requests "
+                                    "fail than this")
+
+    @model_validator(mode="after")
+    def _check(self) -> RewardJudgeConfig:
+        if self.enabled and not (self.base_url and self.model):
+            raise ValueError("reward_judge.enabled needs reward_judge.base_url and reward_judge.model")
+        return self
+
+
+REPORT_TO = ("none", "wandb", "tensorboard", "trackio", "mlflow", "comet_ml", "clearml", "dvclive", "swanlab")
+
+
+def _report_to(v: Any) -> list[str]:
+    """``report_to`` as a list (``wandb``, ``[wandb, tensorboard]``, ``none``); unknown names are errors."""
+    items = [v] if isinstance(v, str) else list(v or ["none"])
+    items = [str(i).strip() for i in items if str(i).strip()]
+    bad = [i for i in items if i not in REPORT_TO]
+    if bad:
+        raise ValueError(f"report_to: unknown tracker(s) {bad}; use {', '.join(REPORT_TO)}")
+    if "none" in items and len(items) > 1:
+        raise ValueError("report_to: 'none' cannot be combined with a tracker")
+    return items or ["none"]
 
 
 class GRPOStageConfig(_Cfg):
-    """A GRPO stage (zero-RL and final RL): DAPO-style loss with clip-higher, no KL by default."""
+    """A GRPO stage (zero-RL and final RL): DAPO-style loss with clip-higher, no KL by default.
+
+    Step units: a *rollout step* generates ``prompts_per_generation × num_generations``
+    completions; an *optimizer step* updates on ``global_batch_size`` of them, so one rollout
+    step is ``generation_batch_size / global_batch_size × num_iterations`` optimizer steps.
+    ``max_steps`` counts ``steps_unit`` (trl's own ``max_steps`` always counts optimizer steps;
+    OpenRLHF, MM-EUREKA and EasyR1 count rollout steps).
+    """
 
     enabled: bool = True
-    max_steps: int = Field(100, description="optimizer steps; <= 0 means use num_train_epochs")
+    max_steps: int = Field(100, description="stage length in steps_unit; <= 0 means use num_train_epochs")
+    steps_unit: Literal["optimizer", "rollout"] = Field("optimizer", description="what max_steps counts: optimizer "
+                                                        "steps (trl) or rollout steps (OpenRLHF/MM-EUREKA/EasyR1)")
+    num_iterations: int = TrlField(1, ge=1, description="policy updates per generated batch (GRPO's μ)")
     num_train_epochs: float = 1.0
     learning_rate: float = TrlField(1e-6)
     lr_scheduler_type: str = TrlField("constant")
@@ -116,8 +184,13 @@ class GRPOStageConfig(_Cfg):
     mask_truncated_completions: bool = TrlField(True)
     reward_weights: list[float] = TrlField(default_factory=lambda: [1.0, 1.0], description="format, accuracy")
     save_steps: int = TrlField(50, ge=1)
-    save_total_limit: int | None = TrlField(2)
+    save_total_limit: int | None = TrlField(1, ge=1, description="checkpoints kept (the newest); resume needs one; "
+                                            "null keeps all")
     logging_steps: int = TrlField(1, ge=1)
+    report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
+                                    "tensorboard, … (the tracker's package must be installed)")
+    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
+                                       "finished stage (only an unfinished stage resumes from them)")
     use_vllm: bool = TrlField(False)
     vllm_mode: Literal["colocate", "server"] = TrlField("colocate")
     vllm_server_base_url: str | None = TrlField(None)
@@ -126,8 +199,31 @@ class GRPOStageConfig(_Cfg):
     vllm_tensor_parallel_size: int = TrlField(1)
     vllm_enable_sleep_mode: bool = TrlField(False)
     vllm_max_model_length: int | None = TrlField(None)
+    snap_images: Literal["auto", "on", "off"] = Field("auto", description="resize images to the processor's own grid "
+                                                      "before trl/vLLM see them (auto: when use_vllm)")
+    vllm_guard: Literal["refuse", "warn"] = Field("refuse", description="a known-bad trl + vLLM combination with "
+                                                  "images (trl colocate double expansion): refuse, or only warn")
+    detection_iou: str = Field("dynamic", description="IoU threshold of detection rewards: dynamic (0.85/0.95/0.99 "
+                               "by progress, as the Orsta authors trained), average, or one of 0.5…0.99")
+    reward_judge: RewardJudgeConfig = Field(default_factory=RewardJudgeConfig)
     data: DataConfig | None = Field(None, description="prompts for this stage (default: the pipeline's data)")
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any GRPOConfig field, as is")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, v: Any) -> list[str]:
+        return _report_to(v)
+
+    @field_validator("detection_iou")
+    @classmethod
+    def _detection_iou(cls, v: str) -> str:
+        from specs_eval.rules.detection import threshold_for
+
+        try:
+            threshold_for(v, 0.0)
+        except ValueError as e:
+            raise ValueError(f"detection_iou: {e}; or use dynamic / average") from None
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> GRPOStageConfig:
@@ -142,6 +238,28 @@ class GRPOStageConfig(_Cfg):
     @property
     def generation_batch_size(self) -> int:
         return self.prompts_per_generation * self.num_generations
+
+    @property
+    def optimizer_steps_per_rollout(self) -> float:
+        """Optimizer steps per rollout step: ``generation_batch_size / global_batch_size × num_iterations``."""
+        return self.generation_batch_size / self.global_batch_size * self.num_iterations
+
+    @property
+    def optimizer_steps(self) -> int:
+        """trl's ``max_steps`` (<= 0: epochs decide)."""
+        if self.max_steps <= 0 or self.steps_unit == "optimizer":
+            return self.max_steps
+        return round(self.max_steps * self.optimizer_steps_per_rollout)
+
+    @property
+    def rollout_steps(self) -> float:
+        if self.max_steps <= 0 or self.steps_unit == "rollout":
+            return self.max_steps
+        return self.max_steps / self.optimizer_steps_per_rollout
+
+    @property
+    def prompts_seen(self) -> float:
+        return self.rollout_steps * self.prompts_per_generation if self.max_steps > 0 else float("nan")
 
 
 class JudgeConfig(_Cfg):
@@ -198,9 +316,19 @@ class ColdStartConfig(_Cfg):
     max_steps: int = Field(-1, description="> 0 overrides num_train_epochs")
     max_length: int | None = TrlField(16384)
     save_steps: int = TrlField(50, ge=1)
-    save_total_limit: int | None = TrlField(2)
+    save_total_limit: int | None = TrlField(1, ge=1, description="checkpoints kept (the newest); resume needs one; "
+                                            "null keeps all")
     logging_steps: int = TrlField(1, ge=1)
+    report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
+                                    "tensorboard, … (the tracker's package must be installed)")
+    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
+                                       "finished stage (only an unfinished stage resumes from them)")
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any DPOConfig/SFTConfig field")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, v: Any) -> list[str]:
+        return _report_to(v)
 
     @field_validator("method")
     @classmethod
@@ -267,6 +395,18 @@ class PipelineConfig(_Cfg):
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig)
     rl: GRPOStageConfig = Field(default_factory=GRPOStageConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _free_text(self) -> PipelineConfig:
+        for key, stage in (("zero_rl", "zero-rl"), ("rl", "rl")):
+            cfg = getattr(self, key)
+            if cfg.enabled and self.stage_data(stage).free_text == "judge" and not cfg.reward_judge.enabled:
+                raise ValueError(f"{key}: data.free_text=judge needs {key}.reward_judge.enabled (with base_url and "
+                                 "model); without a judge, free-text rows cannot be scored")
+        if self.distill.enabled and self.stage_data("distill").free_text == "judge":
+            raise ValueError("distill: data.free_text=judge: the distill stage scores samples by rules only; set "
+                             "distill.data.free_text=exclude")
+        return self
 
     def stage_config(self, stage: str) -> BaseModel:
         return getattr(self, STAGE_KEYS[stage])

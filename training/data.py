@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from specs_eval.benchmarks import get_benchmark
 from specs_eval.benchmarks.local import load_image, read_rows
 from specs_eval.core.errors import BenchmarkError, SpecsError
-from specs_eval.core.io import atomic_write_json, atomic_write_jsonl
+from specs_eval.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from specs_eval.core.prompt import Prompt, render_messages
 from specs_eval.core.records import DatasetInfo
 from specs_eval.rules.formats import SPECS_INSTRUCTION
@@ -43,6 +45,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "choices": ("choices", "options"),
 }
 CONVERTED_FILE = "rows.jsonl"
+#: benchmarks that read the paper's RL data in its published layout (``specs_eval.benchmarks.rlpool``)
+POOL_BENCHMARKS = ("orsta", "virl39k")
 
 
 class DataError(SpecsError):
@@ -53,51 +57,233 @@ class SkipRow(Exception):
     """A raw row the conversion cannot use (several images, no answer): skipped and counted."""
 
 
-@dataclass
 class PromptItem:
-    """One training prompt: the benchmark row and the prompt built from it."""
-    benchmark: str
-    split: str
-    id: str
-    row: dict[str, Any]
-    prompt: Prompt
-    variant: str
+    """One training prompt: the benchmark row and how to build its prompt.
+
+    The prompt (with its decoded images) is built on demand unless given: a pool of 86K
+    image prompts does not fit in memory decoded, and every consumer reads one at a time.
+    """
+
+    def __init__(self, benchmark: str, split: str, id: str, row: dict[str, Any], prompt: Prompt | None = None,
+                 variant: str = "official"):
+        self.benchmark, self.split, self.id, self.row, self.variant = benchmark, split, id, row, variant
+        self._prompt = prompt
+
+    @property
+    def prompt(self) -> Prompt:
+        if self._prompt is not None:
+            return self._prompt
+        return get_benchmark(self.benchmark).build_prompt(self.row, self.variant)
 
     @property
     def prompt_hash(self) -> str:
         return self.prompt.hash()
 
 
-def load_items(data: DataConfig, cache_dir: Path | None = None, limit: int | None = None) -> tuple[
-        list[PromptItem], DatasetInfo]:
-    """Prompts of a stage's data, in order. Errors are ``DataError`` naming the source."""
-    path = data.path
-    if data.hf_id or data.columns:
+@dataclass(frozen=True)
+class Source:
+    """One dataset a stage's prompts come from: a benchmark split, read from ``data`` (None: the hub)."""
+
+    benchmark: str
+    split: str
+    data: str | None
+    origin: str  # what the config named (an id, a folder, a file)
+
+
+@dataclass
+class LoadedItems:
+    items: list[PromptItem]
+    info: DatasetInfo
+    #: per source: what its loader skipped (by reason), what the kind filters excluded, what was sampled
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def pool_hub_ids() -> dict[str, str]:
+    """Hub ids of the RL-pool benchmarks (Orsta-Data-47k, ViRL39K) -> benchmark name."""
+    return {get_benchmark(name).hf_id: name for name in POOL_BENCHMARKS}
+
+
+def detect_layout(folder: str | Path) -> str | None:
+    """The RL-pool benchmark whose published layout a local folder has (None: neither)."""
+    p = Path(folder)
+    if not p.is_dir():
+        return None
+    if (p / "39Krelease.parquet").exists():
+        return "virl39k"
+    if any((p / "train").glob("train_*.parquet")) or any((p / "test").glob("test_*.parquet")):
+        return "orsta"
+    return None
+
+
+def resolve_sources(data: DataConfig, cache_dir: Path | None) -> list[Source]:
+    """The datasets a data config names, in order.
+
+    ``hf_id`` entries that are the RL-pool datasets (by hub id, or a local folder in their
+    published layout) load through their benchmarks; any other ids are converted once
+    into MathVista-schema rows scored by ``data.benchmark``'s rules (``convert_raw``).
+    """
+    if data.hf_id:
+        ids = [data.hf_id] if isinstance(data.hf_id, str) else list(data.hf_id)
+        known = pool_hub_ids()
+        sources: list[Source] = []
+        generic: list[str] = []
+        for ref in ids:
+            layout = detect_layout(ref) if Path(ref).exists() else None
+            if ref in known:
+                sources.append(Source(known[ref], data.split, None, ref))
+            elif layout is not None:
+                sources.append(Source(layout, data.split, str(ref), ref))
+            else:
+                generic.append(ref)
+        if generic:
+            if cache_dir is None:
+                raise DataError("converting a raw dataset needs a cache folder")
+            only = data.model_copy(update={"hf_id": generic})
+            sources.append(Source(data.benchmark, data.split, str(convert_raw(only, cache_dir)), ", ".join(generic)))
+        return sources
+    if data.columns:
         if cache_dir is None:
             raise DataError("converting a raw dataset needs a cache folder")
-        path = str(convert_raw(data, cache_dir))
+        return [Source(data.benchmark, data.split, str(convert_raw(data, cache_dir)), str(data.path))]
+    return [Source(data.benchmark, data.split, data.path, data.path or f"{data.benchmark}/{data.split}")]
+
+
+def _fingerprint(path: str | None) -> list[Any]:
+    """Names and sizes of a local snapshot's data files (a changed download changes the selection key)."""
+    if path is None:
+        return []
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.suffix in (".parquet", ".zip") and f.is_file())
+    return [[f.name, f.stat().st_size] for f in files]
+
+
+def select_pool_rows(src: Source, data: DataConfig, cache_dir: Path, limit: int | None) -> tuple[str, dict[str, Any]]:
+    """Choose a stage's rows of an RL-pool dataset once, write them as a selection file, return (path, report).
+
+    Rows of kinds the stage does not train on (``data.kinds``; free text unless
+    ``data.free_text: judge``) are excluded and counted; with a limit, a sample seeded by
+    ``data.seed`` is taken (not the first rows of the first files, which are one task).
+    """
+    import random
+
+    from specs_eval.benchmarks.rlpool import SELECTION_SUFFIX, PoolSelection
+    from specs_eval.rules.rlpool import RULE_KINDS
+
+    bench = get_benchmark(src.benchmark)
+    allowed = set(data.kinds or RULE_KINDS) | ({"text"} if data.free_text == "judge" else set())
+    key_src = {"source": [src.benchmark, src.split, src.data], "files": _fingerprint(src.data),
+               "revision": os.environ.get(getattr(bench, "revision_env", ""), getattr(bench, "revision", None)),
+               "allowed": sorted(allowed), "limit": limit, "seed": data.seed,
+               "heldout": getattr(bench, "heldout_fraction", None)}
+    key = hashlib.sha256(json.dumps(key_src, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    path = Path(cache_dir) / f"{src.benchmark}-{src.split}-{key}{SELECTION_SUFFIX}"
+    if path.exists():
+        return str(path), PoolSelection.model_validate_json(path.read_text(encoding="utf-8")).report
     try:
-        bench = get_benchmark(data.benchmark)
-        bench.check_split(data.split)
-        bench.check_variant(data.prompt_variant)
-        loaded = bench.load(data.split, data=path, limit=limit or data.limit, seed=data.seed)
+        loaded = bench.load(src.split, data=src.data)
+        root, source, revision = bench.locate(src.data)  # type: ignore[attr-defined]
     except BenchmarkError as e:
-        raise DataError(f"data {data.benchmark}/{data.split}: {e}") from None
-    if not loaded.rows:
-        raise DataError(f"data {data.benchmark}/{data.split}: no rows (check data.path / data.limit)")
-    items = []
+        raise DataError(f"data {src.benchmark}/{src.split} ({src.origin}): {e}") from None
+    excluded: Counter[str] = Counter()
+    kept = []
     for row in loaded.rows:
-        rid = bench.row_id(row)
+        kind = bench.answer_kind(row)  # type: ignore[attr-defined]
+        if kind in allowed:
+            kept.append((row, kind))
+        else:
+            excluded[kind] += 1
+    sampled = None
+    if limit is not None and len(kept) > limit:
+        rng = random.Random(f"{data.seed}:{src.benchmark}:{src.split}")
+        order = sorted(rng.sample(range(len(kept)), limit))
+        sampled = {"from": len(kept), "to": limit, "seed": data.seed}
+        kept = [kept[i] for i in order]
+    report = {"source": src.origin, "benchmark": src.benchmark, "split": src.split, "load": loaded.report,
+              "excluded_kinds": dict(sorted(excluded.items())), "sampled": sampled, "kept": len(kept),
+              "kinds_kept": dict(sorted(Counter(k for _, k in kept).items()))}
+    if not kept:
+        raise DataError(f"data {src.benchmark}/{src.split} ({src.origin}): no usable rows: loader skipped "
+                        f"{loaded.report.get('skipped') or 'none'}, kinds excluded {dict(excluded) or 'none'} "
+                        f"(data.kinds / data.free_text)")
+    sel = PoolSelection(benchmark=src.benchmark, split=src.split, snapshot=str(root), source=source,
+                        hf_id=loaded.info.hf_id, revision=revision, keys=[bench.row_id(r) for r, _ in kept],
+                        report=report)
+    atomic_write_text(path, sel.model_dump_json(indent=1))
+    return str(path), report
+
+
+def stage_sources(data: DataConfig, cache_dir: Path | None, limit: int | None = None
+                  ) -> list[tuple[Source, int | None, dict[str, Any]]]:
+    """(source to load, its row limit, its selection report) for every dataset of a stage's data.
+
+    RL-pool sources are resolved to selection files (limit already applied); others keep
+    the limit, split evenly over the sources.
+    """
+    limit = limit or data.limit
+    sources = resolve_sources(data, cache_dir)
+    per_source = None if limit is None else -(-limit // len(sources))
+    out = []
+    for src in sources:
+        if src.benchmark in POOL_BENCHMARKS:
+            if cache_dir is None:
+                raise DataError(f"data {src.benchmark}: choosing the rows needs a cache folder")
+            path, report = select_pool_rows(src, data, Path(cache_dir), per_source)
+            out.append((Source(src.benchmark, src.split, path, src.origin), None, report))
+        else:
+            out.append((src, per_source, {}))
+    return out
+
+
+def load_data(data: DataConfig, cache_dir: Path | None = None, limit: int | None = None) -> LoadedItems:
+    """Prompts of a stage's data, in order, with what was skipped or excluded. Errors are ``DataError``."""
+    items: list[PromptItem] = []
+    infos: list[DatasetInfo] = []
+    reports: list[dict[str, Any]] = []
+    for src, src_limit, selection_report in stage_sources(data, cache_dir, limit):
         try:
-            prompt = bench.build_prompt(row, data.prompt_variant)
-        except (BenchmarkError, KeyError, ValueError, OSError) as e:
-            raise DataError(f"data {data.benchmark}/{data.split}: row {rid}: cannot build its prompt ({e})") from None
-        items.append(PromptItem(data.benchmark, data.split, rid, row, prompt, data.prompt_variant))
+            bench = get_benchmark(src.benchmark)
+            bench.check_split(src.split)
+            bench.check_variant(data.prompt_variant)
+            loaded = bench.load(src.split, data=src.data, limit=src_limit, seed=data.seed)
+        except BenchmarkError as e:
+            raise DataError(f"data {src.benchmark}/{src.split}: {e}") from None
+        if not loaded.rows:
+            raise DataError(f"data {src.benchmark}/{src.split}: no rows (check data.path / data.limit)")
+        for row in loaded.rows:
+            rid = bench.row_id(row)
+            try:
+                bench.build_prompt(row, data.prompt_variant)  # every prompt builds (its images open), once
+            except (BenchmarkError, KeyError, ValueError, OSError) as e:
+                raise DataError(f"data {src.benchmark}/{src.split}: row {rid}: cannot build its prompt ({e})") from None
+            items.append(PromptItem(src.benchmark, src.split, rid, row, None, data.prompt_variant))
+        infos.append(loaded.info)
+        reports.append({**selection_report, "benchmark": src.benchmark, "split": src.split, "rows": len(loaded.rows),
+                        **({"load": loaded.report} if loaded.report and not selection_report else {})})
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
+        dup = next(i for i, n in Counter(ids).items() if n > 1)
         raise DataError(f"data {data.benchmark}/{data.split}: duplicate id {dup!r}")
-    return items, loaded.info
+    return LoadedItems(items, _merged_info(infos), {"sources": reports})
+
+
+def _merged_info(infos: list[DatasetInfo]) -> DatasetInfo:
+    """One DatasetInfo for several sources (the manifest's ``data``); a single source is returned as is."""
+    if len(infos) == 1:
+        return infos[0]
+    h = hashlib.sha256("".join(i.content_hash for i in infos).encode()).hexdigest()[:16]
+    return DatasetInfo(benchmark="+".join(i.benchmark for i in infos), split="+".join(dict.fromkeys(i.split for i in infos)),
+                       source="local" if any(i.source == "local" for i in infos) else infos[0].source,
+                       hf_id=", ".join(i.hf_id for i in infos if i.hf_id) or None,
+                       revision=", ".join(i.revision for i in infos if i.revision) or None,
+                       path="; ".join(i.path for i in infos if i.path) or None,
+                       rows=sum(i.rows for i in infos), content_hash=h)
+
+
+def load_items(data: DataConfig, cache_dir: Path | None = None, limit: int | None = None) -> tuple[
+        list[PromptItem], DatasetInfo]:
+    """Prompts of a stage's data, in order (``load_data`` without the report)."""
+    loaded = load_data(data, cache_dir, limit)
+    return loaded.items, loaded.info
 
 
 # ---------------------------------------------------------------- trl formats
@@ -111,9 +297,43 @@ def _images(item: PromptItem) -> list[Any]:
     return [img.convert("RGB") if getattr(img, "mode", "RGB") != "RGB" else img for img in item.prompt.images]
 
 
-def grpo_rows(items: Sequence[PromptItem]) -> list[dict[str, Any]]:
-    return [{"prompt": render_messages(i.prompt), "images": _images(i), "row_json": row_for_reward(i.row),
-             "benchmark": i.benchmark, "prompt_variant": i.variant, "id": i.id} for i in items]
+def grpo_row(item: PromptItem, grid: Any = None) -> dict[str, Any]:
+    """One GRPO row: messages, images (snapped to ``grid`` when given) and the reward columns.
+
+    With a grid, the row JSON records each image's size as the model sees it
+    (``processed_image_sizes``): detection rewards bring pixel boxes to the 0-1000 scale with it.
+    """
+    prompt = item.prompt
+    images = [img.convert("RGB") if getattr(img, "mode", "RGB") != "RGB" else img for img in prompt.images]
+    row = item.row
+    if grid is not None:
+        from training.grid import snap_images
+
+        images = snap_images(images, grid)
+        row = {**row, "processed_image_sizes": [[im.width, im.height] for im in images]}
+    return {"prompt": render_messages(prompt), "images": images, "row_json": row_for_reward(row),
+            "benchmark": item.benchmark, "prompt_variant": item.variant, "id": item.id}
+
+
+def grpo_rows(items: Sequence[PromptItem], grid: Any = None) -> list[dict[str, Any]]:
+    return [grpo_row(i, grid) for i in items]
+
+
+def grpo_dataset(items: Sequence[PromptItem], grid: Any = None) -> Any:
+    """The GRPO dataset, its rows built on access: prompts and images are never all in memory at once."""
+    import datasets
+
+    if not items:
+        raise DataError("no training rows")
+    index = datasets.Dataset.from_list([{"item": n} for n in range(len(items))])
+    keep = list(items)
+
+    def build(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        rows = [grpo_row(keep[n], grid) for n in batch["item"]]
+        return {k: [r[k] for r in rows] for k in rows[0]}
+
+    index.set_transform(build)
+    return index
 
 
 def dpo_rows(pairs: Sequence[Any], items: dict[str, PromptItem]) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ _REGISTRY: dict[str, str] = {
     "mathvision": "specs_eval.benchmarks.mathvision:MathVision",
     "mathverse": "specs_eval.benchmarks.mathverse:MathVerse",
     "megabench": "specs_eval.benchmarks.megabench:MegaBench",
+    "orsta": "specs_eval.benchmarks.orsta:Orsta",
+    "virl39k": "specs_eval.benchmarks.virl39k:ViRL39K",
 }
 
 

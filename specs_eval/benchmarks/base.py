@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +44,9 @@ def score_each(rows: Sequence[dict[str, Any]], responses: Sequence[Response],
 class LoadedSplit:
     rows: list[dict[str, Any]]
     info: DatasetInfo
+    #: what the loader counted besides the rows (e.g. rows skipped per reason, rows per answer kind);
+    #: JSON-able, written into training stage manifests
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 class Benchmark(ABC):

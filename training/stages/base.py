@@ -273,7 +273,8 @@ def _train_step(ctx: StageContext, m: StageManifest) -> None:
 
         m.metrics["train"] = result.get("metrics", {})
         m.metrics["train_curve"] = summarize_metrics(ctx.dir)
-        for k in ("preflight", "batch", "examples", "pairs"):
+        for k in ("preflight", "batch", "examples", "pairs", "data", "units", "data_report", "reward_judge",
+                  "checkpoints"):
             if k in result:
                 m.metrics[k] = result[k]
         m.trainer_config = result.get("trainer_config", {})

@@ -29,12 +29,13 @@ PAIRS_DATA_FILE = "pairs_data.json"
 REPORT_FILE = "filter_report.json"
 
 
-def data_path(data: DataConfig, cache_dir: Path) -> str | None:
-    from training.data import convert_raw
+def sampling_tasks(data: DataConfig, cache_dir: Path) -> list[TaskSpec]:
+    """One run-engine task per dataset of the distill data, reading exactly the rows training reads
+    (RL-pool sources through their row selection files, ``training.data.stage_sources``)."""
+    from training.data import stage_sources
 
-    if data.hf_id or data.columns:
-        return str(convert_raw(data, cache_dir))
-    return data.path
+    return [TaskSpec(benchmark=src.benchmark, split=src.split, prompt_variant=data.prompt_variant, limit=limit,
+                     data=src.data, data_seed=data.seed) for src, limit, _ in stage_sources(data, cache_dir)]
 
 
 def sample(model: str, run_name: str, stage_dir: Path, config: PipelineConfig, log: Callable[[str], None]
@@ -45,11 +46,10 @@ def sample(model: str, run_name: str, stage_dir: Path, config: PipelineConfig, l
     data = config.stage_data("distill")
     from training.stages.evaluate import backend_options
 
-    task = TaskSpec(benchmark=data.benchmark, split=data.split, prompt_variant=data.prompt_variant, limit=data.limit,
-                    data=data_path(data, stage_dir.parent / ".data"), data_seed=data.seed)
+    tasks = sampling_tasks(data, stage_dir.parent / ".data")
     settings = GenerationSettings(max_new_tokens=d.max_new_tokens, temperature=d.temperature, top_p=d.top_p,
                                   n=d.samples_per_prompt, seed=d.seed, batch_size=d.batch_size)
-    rc = RunConfig(model=model, tasks=[task], generation=settings, backend=d.backend,
+    rc = RunConfig(model=model, tasks=tasks, generation=settings, backend=d.backend,
                    backend_options=backend_options(d.backend, d.backend_options, config),
                    out=stage_dir / SAMPLING_DIR, run_name=run_name)
     outcome = run_eval(rc, command=["specs-train", "distill", run_name], log=log)

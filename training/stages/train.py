@@ -27,7 +27,7 @@ from training.config import (
     derive_batch,
     trl_kwargs,
 )
-from training.data import dpo_rows, grpo_rows, load_items, sft_rows, to_dataset
+from training.data import dpo_rows, load_items, sft_rows, to_dataset
 from training.manifest import StageError
 from training.methods import COLD_START_METHODS
 from training.pairs import PairRecord
@@ -65,6 +65,26 @@ def last_checkpoint(ckpt_dir: Path, world_size: int | None = None) -> Path | Non
     return max(done)[1] if done else None  # e.g. the process count changed: resumable, not exactly
 
 
+#: the package each tracker needs (transformers' integrations import them lazily)
+TRACKER_PACKAGES = {"wandb": "wandb", "tensorboard": ("tensorboard", "tensorboardX"), "trackio": "trackio",
+                    "mlflow": "mlflow", "comet_ml": "comet_ml", "clearml": "clearml", "dvclive": "dvclive",
+                    "swanlab": "swanlab"}
+
+
+def check_trackers(report_to: list[str], stage: str) -> None:
+    """Every tracker named in ``report_to`` is installed (none is a dependency of specs-eval)."""
+    import importlib.util
+
+    for name in report_to:
+        if name == "none":
+            continue
+        pkgs = TRACKER_PACKAGES.get(name, name)
+        pkgs = (pkgs,) if isinstance(pkgs, str) else pkgs
+        if not any(importlib.util.find_spec(p) is not None for p in pkgs):
+            raise ConfigError(f"stage {stage}: report_to={name} needs the {' or '.join(pkgs)} package, which is not "
+                              f"installed (pip install {pkgs[0]}); or set report_to=none")
+
+
 def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict[str, Any]:
     """TrainingArguments shared by every stage: precision profile, saving, logging, seed, and the
     stage's own trl settings (``training.config.TrlField``), passed under their trl names."""
@@ -75,7 +95,7 @@ def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict
         "use_cpu": cpu,
         "bf16": bool(rt.bf16 and not cpu),
         "gradient_checkpointing": bool(rt.gradient_checkpointing and not cpu),
-        "report_to": "none",
+        "run_name": f"{config.name}/{stage_dir.name}",
         "seed": rt.seed,
         "data_seed": rt.seed,
         **trl_kwargs(stage_cfg),
@@ -93,8 +113,19 @@ def common_args(config: PipelineConfig, stage_cfg: Any, stage_dir: Path) -> dict
                          ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")):
             if old in args:
                 args[new] = args.pop(old)
-    if stage_cfg.max_steps and stage_cfg.max_steps > 0:
-        args["max_steps"] = stage_cfg.max_steps
+    report_to = list(getattr(stage_cfg, "report_to", None) or ["none"])
+    args["report_to"] = report_to if report_to != ["none"] else "none"
+    if "tensorboard" in report_to:
+        import transformers
+
+        if "logging_dir" in transformers.TrainingArguments.__dataclass_fields__:
+            args["logging_dir"] = str(stage_dir / "tensorboard")
+        else:  # transformers 5 reads the folder from the environment
+            os.environ["TENSORBOARD_LOGGING_DIR"] = str(stage_dir / "tensorboard")
+    # GRPO stages count max_steps in their steps_unit; trl's max_steps counts optimizer steps
+    steps = getattr(stage_cfg, "optimizer_steps", stage_cfg.max_steps)
+    if steps and steps > 0:
+        args["max_steps"] = steps
     else:
         args["num_train_epochs"] = stage_cfg.num_train_epochs
     return args
@@ -166,8 +197,9 @@ def _echo(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _train(trainer: Any, stage: str, stage_dir: Path) -> dict[str, Any]:
-    """Train (resuming from the last complete checkpoint) and save ``model/`` atomically."""
+def _train(trainer: Any, stage: str, stage_dir: Path, keep_optimizer_state: bool = False) -> dict[str, Any]:
+    """Train (resuming from the last complete checkpoint), save ``model/`` atomically, then drop the
+    resume-only state from the checkpoints unless ``keep_optimizer_state``."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer.remove_callback(PrinterCallback)  # our progress lines replace its dictionary dumps
@@ -198,7 +230,55 @@ def _train(trainer: Any, stage: str, stage_dir: Path) -> dict[str, Any]:
     metrics = {k: v for k, v in (out.metrics or {}).items() if isinstance(v, int | float)}
     metrics["global_step"] = int(trainer.state.global_step)
     metrics["train_s"] = round(time.perf_counter() - t0, 3)
-    return {"metrics": metrics, "resumed_from": resumed}
+    usage = checkpoint_usage(stage_dir)
+    if rank == 0 and not keep_optimizer_state:
+        usage["optimizer_state_freed_bytes"] = drop_resume_state(stage_dir)
+        usage.update({k: v for k, v in checkpoint_usage(stage_dir).items() if k != "kept"})
+    return {"metrics": metrics, "resumed_from": resumed, "checkpoints": usage}
+
+
+#: what only a resume reads: with the stage finished, it is dead weight (2x the weights for Adam)
+RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "rng_state*.pth", "optimizer*.bin", "optimizer_*", "global_step*")
+
+
+def drop_resume_state(stage_dir: Path) -> int:
+    """Delete optimizer, scheduler and RNG state from a finished stage's checkpoints; returns bytes freed.
+
+    The weights stay (the GF study evaluates intermediate checkpoints); a finished stage is
+    never resumed (its manifest is complete; ``--redo`` starts it over).
+    """
+    freed = 0
+    for ckpt in (stage_dir / CHECKPOINTS).glob("checkpoint-*"):
+        for pattern in RESUME_ONLY:
+            for f in ckpt.glob(pattern):
+                if f.is_dir():
+                    freed += _size(f)
+                    shutil.rmtree(f)
+                elif f.is_file():
+                    freed += f.stat().st_size
+                    f.unlink()
+    return freed
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def checkpoint_usage(stage_dir: Path) -> dict[str, Any]:
+    """What the stage's checkpoints and model take on disk (reported in the manifest and the log)."""
+    ckpts = sorted((stage_dir / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])
+                   if p.name.split("-")[-1].isdigit() else -1)
+    sizes = {p.name: _size(p) for p in ckpts}
+    return {"kept": list(sizes), "bytes": sum(sizes.values()), "largest_bytes": max(sizes.values(), default=0),
+            "model_bytes": _size(stage_dir / MODEL_DIR)}
+
+
+def describe_usage(usage: dict[str, Any]) -> str:
+    mb = 2 ** 20
+    freed = usage.get("optimizer_state_freed_bytes")
+    return (f"{len(usage['kept'])} checkpoint(s) kept, {usage['bytes'] / mb:.1f} MB "
+            f"(largest {usage['largest_bytes'] / mb:.1f} MB), model {usage['model_bytes'] / mb:.1f} MB"
+            + (f"; {freed / mb:.1f} MB of optimizer/RNG state dropped (stage finished)" if freed else ""))
 
 
 def _trainer_config(args: Any) -> dict[str, Any]:
@@ -234,28 +314,83 @@ def summarize_metrics(stage_dir: Path) -> dict[str, Any]:
     return out
 
 
+def grpo_units(cfg: GRPOStageConfig, pool_rows: int | None = None) -> dict[str, Any]:
+    """Both step units of a GRPO stage, the prompts it sees and its epochs over ``pool_rows`` prompts."""
+    out: dict[str, Any] = {"steps_unit": cfg.steps_unit, "max_steps": cfg.max_steps,
+                           "optimizer_steps": cfg.optimizer_steps, "rollout_steps": cfg.rollout_steps,
+                           "optimizer_steps_per_rollout": cfg.optimizer_steps_per_rollout,
+                           "prompts_per_rollout": cfg.prompts_per_generation,
+                           "completions_per_rollout": cfg.generation_batch_size,
+                           "completions_per_optimizer_step": cfg.global_batch_size}
+    if cfg.max_steps > 0:
+        out["prompts_seen"] = cfg.prompts_seen
+        out["completions_seen"] = cfg.rollout_steps * cfg.generation_batch_size
+        if pool_rows:
+            out["pool_prompts"] = pool_rows
+            out["epochs_over_pool"] = cfg.prompts_seen / pool_rows
+    return out
+
+
+def _has_images(items: list[Any]) -> bool:
+    """Whether any prompt has an image (RL-pool rows record their image sizes; others: the first prompt)."""
+    if all("image_sizes" in i.row for i in items):
+        return any(i.row["image_sizes"] for i in items)
+    return bool(items[0].prompt.images)
+
+
 def train_grpo(stage: str, stage_dir: Path, config: PipelineConfig, inputs: dict[str, str]) -> dict[str, Any]:
-    from training import preflight
-    from training.rewards import accuracy_reward, format_reward
+    from specs_eval.models.loading import resolve_model
+    from training import grid, preflight
+    from training.data import grpo_dataset, load_data
+    from training.rewards import AccuracyReward, format_reward
 
     cfg: GRPOStageConfig = config.stage_config(stage)  # type: ignore[assignment]
+    check_trackers(cfg.report_to, stage)
     args = _grpo_config(cfg, config, stage, stage_dir)
-    items, info = load_items(config.stage_data(stage), cache_dir=stage_dir.parent / ".data")
-    dataset = to_dataset(grpo_rows(items))
+    loaded = load_data(config.stage_data(stage), cache_dir=stage_dir.parent / ".data")
+    items, info = loaded.items, loaded.info
     model, processor = _load(inputs["model"], config)
     preflight.check_chat_template(processor, stage, inputs["model"])
     preflight.check_token_ids(processor, model.config, stage, inputs["model"])
-    pf = preflight.check_grpo_prompts(processor, model.config, [dataset[i] for i in range(min(PREFLIGHT_EXAMPLES,
-                                      len(dataset)))], stage, cfg.max_completion_length, cfg.vllm_max_model_length)
+    has_images = _has_images(items)
+    guard = grid.check_vllm_guard(stage, cfg.use_vllm, cfg.vllm_mode, has_images, processor, cfg.vllm_guard, _echo)
+    spec = None
+    if has_images and grid.resolve_snap(cfg.snap_images, cfg.use_vllm):
+        spec = grid.processor_grid(processor)
+        own = grid.checkpoint_grid(resolve_model(inputs["model"]))
+        spec = spec.intersect(own) if own is not None else spec
+    dataset = grpo_dataset(items, spec)
+    examples = [dataset[i] for i in range(min(PREFLIGHT_EXAMPLES, len(dataset)))]
+    pf = preflight.check_grpo_prompts(processor, model.config, examples, stage, cfg.max_completion_length,
+                                      cfg.vllm_max_model_length)
+    pf.update(guard)
+    if cfg.use_vllm and has_images:
+        own = grid.checkpoint_grid(resolve_model(inputs["model"])) or grid.processor_grid(processor)
+        pf.update(grid.vllm_prompt_preflight(processor, examples, own, stage))
+    pf["images_snapped_to"] = list(vars(spec).values()) if spec is not None else None
+    judge = None
+    if cfg.reward_judge.enabled:
+        from training.reward_judge import make_reward_judge
+
+        judge = make_reward_judge(cfg.reward_judge, stage_dir / "judge_cache", stage)
+    accuracy = AccuracyReward(judge=judge, detection_iou=cfg.detection_iou)
     trainer_cls = grpo_trainer_class()
-    trainer = trainer_cls(model=model, processing_class=processor, reward_funcs=[format_reward, accuracy_reward],
+    trainer = trainer_cls(model=model, processing_class=processor, reward_funcs=[format_reward, accuracy],
                           args=args, train_dataset=dataset,
                           callbacks=[make_metrics_callback(stage_dir / METRICS_FILE, stage, _echo)])
-    result = _train(trainer, stage, stage_dir)
+    result = _train(trainer, stage, stage_dir, cfg.keep_optimizer_state)
+    _echo(f"{stage}: {describe_usage(result['checkpoints'])}")
+    units = grpo_units(cfg, len(items))
+    units["optimizer_steps_done"] = result["metrics"]["global_step"]
+    units["rollout_steps_done"] = result["metrics"]["global_step"] / cfg.optimizer_steps_per_rollout
     result.update(trainer_config=_trainer_config(args), preflight=pf, data=info.model_dump(),
+                  data_report=loaded.report, units=units,
                   batch={"per_device": args.per_device_train_batch_size,
                          "gradient_accumulation_steps": args.gradient_accumulation_steps,
                          "processes": world()[1], "generation_batch_size": args.generation_batch_size})
+    if judge is not None:
+        result["reward_judge"] = {"judge_id": judge.judge_id, **judge.totals,
+                                  **cfg.reward_judge.model_dump(exclude={"api_key_env"})}
     return result
 
 
@@ -296,6 +431,7 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     from training.config import DataConfig
 
     cfg: ColdStartConfig = config.cold_start
+    check_trackers(cfg.report_to, stage)
     pairs_path = Path(inputs["pairs"])
     pairs = load_pairs(pairs_path, stage)
     data_file = pairs_path.parent / "pairs_data.json"
@@ -340,7 +476,8 @@ def train_cold_start(stage: str, stage_dir: Path, config: PipelineConfig, inputs
     per_device, accum, nproc = args.per_device_train_batch_size, args.gradient_accumulation_steps, world()[1]
     examples = [dataset[i] for i in range(min(PREFLIGHT_EXAMPLES, len(dataset)))]
     pf = preflight.check_collated(trainer.data_collator, examples, processor, model.config, stage, cfg.max_length, what)
-    result = _train(trainer, stage, stage_dir)
+    result = _train(trainer, stage, stage_dir, cfg.keep_optimizer_state)
+    _echo(f"{stage}: {describe_usage(result['checkpoints'])}")
     result.update(trainer_config=_trainer_config(args), preflight=pf, data=info.model_dump(),
                   examples=len(dataset), pairs=len(pairs),
                   batch={"per_device": per_device, "gradient_accumulation_steps": accum, "processes": nproc})
