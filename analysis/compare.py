@@ -152,8 +152,9 @@ def run_pair_flags(a: Run, b: Run, split_keys: list[tuple[str, str]], common_ite
     if diff:
         flags.append(Flag("warn", "different_generation", f"{pair}: decoding settings differ ("
                           + ", ".join(f"{k} {ga[k]} vs {gb[k]}" for k in diff) + ")", f"run:{b.name}"))
-    if _generated(a) and _generated(b) and a.manifest and b.manifest \
-            and a.manifest.model.processor != b.manifest.model.processor:
+    # a served model's processor is the server's, unknown to the client: compare only settings both recorded
+    if _generated(a) and _generated(b) and a.manifest and b.manifest and a.manifest.model.processor \
+            and b.manifest.model.processor and a.manifest.model.processor != b.manifest.model.processor:
         flags.append(Flag("warn", "different_processor", f"{pair}: image processor settings differ (pixel limits…)",
                           f"run:{b.name}"))
     return flags

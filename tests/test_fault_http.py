@@ -235,6 +235,24 @@ def test_a_failing_judge_trips_the_breaker_and_fails_the_run(server, tmp_path):
         judge.close()
 
 
+def test_a_failing_judge_fails_score_too(tmp_path):
+    """``specs-eval score`` with a judge that keeps failing: outputs written, exit 2 naming the stopped judge."""
+    judge = ScriptedServer(default="status:500")
+    try:
+        data = _mathvista_data(tmp_path)
+        preds = tmp_path / "preds.jsonl"
+        preds.write_text("".join(json.dumps({"id": str(i + 1), "response": "I would rather not say."}) + "\n"
+                                 for i in range(6)))
+        r = run_cli("score", "--benchmark", "mathvista", "--split", "testmini", "--data", str(data), "--predictions",
+                    str(preds), "--profile", "official", "--judge-url", judge.base_url, "--judge-model", "judge-m",
+                    "--judge-cache", str(tmp_path / "jc"), "--out", str(tmp_path / "scored"))
+        assert r.returncode == 2, r.stderr
+        assert "was stopped" in r.stderr and "Traceback" not in r.stderr
+        assert (tmp_path / "scored" / "samples.jsonl").exists()
+    finally:
+        judge.close()
+
+
 def test_breaker_unit(server):
     server.default = "status:500"
     j = OpenAIJudge(_client(server.base_url, max_retries=0), "judge-m", max_failures_in_a_row=3)

@@ -117,3 +117,17 @@ def test_a_checkpoint_missing_a_ranks_rng_state_is_not_the_resume_point(tmp_path
             (d / f"rng_state_{r}.pth").write_bytes(b"x")
     assert last_checkpoint(ckpts, world_size=2).name == "checkpoint-2"
     assert last_checkpoint(ckpts, world_size=4).name == "checkpoint-4"  # no exact one: the newest, as before
+
+
+def test_weights_hash_is_the_weights_only(tmp_path):
+    """A trainer's training_args.bin (pickled settings holding its output folder) does not change the hash of
+    the same weights saved from two folders; a changed weight file does."""
+    from specs_eval.models.loading import weights_hash
+
+    for name, args in (("a", b"output_dir=/x/a"), ("b", b"output_dir=/y/b")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"weights")
+        (tmp_path / name / "training_args.bin").write_bytes(args)
+    assert weights_hash(str(tmp_path / "a")) == weights_hash(str(tmp_path / "b"))
+    (tmp_path / "b" / "model.safetensors").write_bytes(b"other weights")
+    assert weights_hash(str(tmp_path / "a")) != weights_hash(str(tmp_path / "b"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from specs_eval.backends.base import BACKENDS, backend_class
+from specs_eval.core.errors import SpecsError
 
 
 def judge_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -68,3 +70,13 @@ def make_judge(judge_url: str | None, judge_model: str | None, judge_key_env: st
     from specs_eval.run.judges import judge_from_options
 
     return judge_from_options(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
+
+
+def fail_if_judge_stopped(judge: Any, where: Path | str) -> None:
+    """A judge whose circuit breaker opened fails the command (exit 2), after its outputs were written."""
+    from specs_eval.run.judges import judge_failure
+
+    reason = judge_failure(judge)
+    if reason:
+        raise SpecsError(f"{reason}; the samples it could not judge are errors in {where}. Fix the judge and run the "
+                         "same command again")

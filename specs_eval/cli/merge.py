@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from specs_eval.cli._options import judge_options, make_judge, program_option
+from specs_eval.cli._options import fail_if_judge_stopped, judge_options, make_judge, program_option
 from specs_eval.cli.tables import print_results, write_run_report
 from specs_eval.core.records import RunResults
 from specs_eval.run.merge import merge_runs, merge_shards
@@ -46,3 +46,5 @@ def merge(run_dirs: tuple[Path, ...], out: Path | None, run_name: str | None, no
     print_results(results, console, title=str(run_dir))
     if not no_report:
         console.print(f"report: {write_run_report([run_dir], run_dir / 'report.html')}")
+    if out is None:
+        fail_if_judge_stopped(judge, run_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from specs_eval.cli._options import judge_options, make_judge, program_option
+from specs_eval.cli._options import fail_if_judge_stopped, judge_options, make_judge, program_option
 from specs_eval.run.rescore import score_file
 
 
@@ -65,10 +65,10 @@ def score(benchmark_name: str, data: str | None, split: str | None, predictions:
     from specs_eval.benchmarks import datapaths
 
     datapaths.configure(skip_bad_rows=skip_bad_rows, allow_urls=allow_urls)
+    judge = make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout)
     summary = score_file(
         benchmark_name=benchmark_name, data=data, split=split, predictions=predictions, profile=profile,
-        variant=variant, out_dir=Path(out_dir), strict=strict, run_name=run_name, model=model_name,
-        judge=make_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_timeout),
+        variant=variant, out_dir=Path(out_dir), strict=strict, run_name=run_name, model=model_name, judge=judge,
     )
     for w in summary.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
@@ -85,3 +85,4 @@ def score(benchmark_name: str, data: str | None, split: str | None, predictions:
         click.echo(f"  the run now holds: {', '.join(f'{b}/{s}' for b, s in summary.contents)}")
     for path in summary.files:
         click.echo(f"wrote {path}")
+    fail_if_judge_stopped(judge, out_dir)

@@ -139,12 +139,16 @@ def _sha(s: str) -> str:
 
 
 def weights_hash(path: str) -> str | None:
-    """Hash of the weight files of a local checkpoint (hub ids: None; the revision pins them)."""
+    """Hash of the weight files of a local checkpoint (hub ids: None; the revision pins them).
+
+    ``training_args.bin`` (a trainer's pickled settings, holding its output folder) is no weight
+    file: identical weights saved from two folders hash alike.
+    """
     p = Path(path)
     if not p.exists():
         return None
     h = hashlib.sha256()
-    files = sorted(p.glob("*.safetensors")) + sorted(p.glob("*.bin"))
+    files = sorted(p.glob("*.safetensors")) + sorted(f for f in p.glob("*.bin") if f.name != "training_args.bin")
     for f in files:
         h.update(f.name.encode())
         with f.open("rb") as fh:
