@@ -84,9 +84,9 @@ def test_shipped_specs_load_and_become_tasks():
     assert tasks == [TaskSpec(benchmark="toyworld", split="id", limit=7),
                      TaskSpec(benchmark="toyworld", split="ood_format", limit=7)]
     real = study_tasks(load_spec("qwen2.5-vl-7b-format"))
-    assert [(t.benchmark, t.set_name, t.prompt_variant) for t in real][:3] == [
-        ("mathvista", "testmini", "specs"), ("mathvista", "testmini@answer_line", "answer_line"),
-        ("mathvista", "testmini@json", "json")]
+    assert [(t.benchmark, t.set_name, t.prompt_variant) for t in real][:5] == [
+        ("orsta", "heldout", "specs"), ("virl39k", "heldout", "specs"), ("mathvista", "testmini", "specs"),
+        ("mathvista", "testmini@answer_line", "answer_line"), ("mathvista", "testmini@json", "json")]
     merged = merge_tasks([TaskSpec(benchmark="mathvista", split="testmini", prompt_variant="specs")], real)
     assert len(merged) == len(real)
     with pytest.raises(SpecsError, match="asked twice"):
@@ -203,4 +203,4 @@ def test_stored_spec_round_trips_through_a_manifest(tmp_path: Path):
                     model=ModelInfo(name="m", path="m", backend="hf"), generation=GenerationSettings(), tasks=[],
                     study=load_spec("qwen2.5-vl-7b-format"))
     back = RunManifest.model_validate_json(m.model_dump_json())
-    assert back.study == m.study and back.study.ood[1].label == "testmini@json"
+    assert back.study == m.study and back.study.ood[2].label == "testmini@json"
