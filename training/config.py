@@ -149,7 +149,29 @@ def _report_to(v: Any) -> list[str]:
     return items or ["none"]
 
 
-class GRPOStageConfig(_Cfg):
+class _TrainStage(_Cfg):
+    """What every training stage shares: optimiser, checkpointing and tracker settings (passed to trl)."""
+
+    learning_rate: float = TrlField(1e-6)
+    warmup_steps: float = TrlField(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
+    weight_decay: float = TrlField(0.0)
+    max_grad_norm: float = TrlField(1.0)
+    save_steps: int = TrlField(50, ge=1)
+    save_total_limit: int | None = TrlField(1, ge=1, description="checkpoints kept (the newest); resume needs one; "
+                                            "null keeps all")
+    logging_steps: int = TrlField(1, ge=1)
+    report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
+                                    "tensorboard, … (the tracker's package must be installed)")
+    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
+                                       "finished stage (only an unfinished stage resumes from them)")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, v: Any) -> list[str]:
+        return _report_to(v)
+
+
+class GRPOStageConfig(_TrainStage):
     """A GRPO stage (zero-RL and final RL): DAPO-style loss with clip-higher, no KL by default.
 
     Step units: a *rollout step* generates ``prompts_per_generation × num_generations``
@@ -165,11 +187,7 @@ class GRPOStageConfig(_Cfg):
                                                         "steps (trl) or rollout steps (OpenRLHF/MM-EUREKA/EasyR1)")
     num_iterations: int = TrlField(1, ge=1, description="policy updates per generated batch (GRPO's μ)")
     num_train_epochs: float = 1.0
-    learning_rate: float = TrlField(1e-6)
     lr_scheduler_type: str = TrlField("constant")
-    warmup_steps: float = TrlField(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
-    weight_decay: float = TrlField(0.0)
-    max_grad_norm: float = TrlField(1.0)
     prompts_per_generation: int = Field(8, ge=1, description="rollout batch, in prompts")
     num_generations: int = TrlField(8, ge=2, description="rollouts per prompt")
     global_batch_size: int = Field(64, ge=1, description="completions per optimizer step, over all processes")
@@ -183,14 +201,6 @@ class GRPOStageConfig(_Cfg):
     scale_rewards: str = TrlField("group")
     mask_truncated_completions: bool = TrlField(True)
     reward_weights: list[float] = TrlField(default_factory=lambda: [1.0, 1.0], description="format, accuracy")
-    save_steps: int = TrlField(50, ge=1)
-    save_total_limit: int | None = TrlField(1, ge=1, description="checkpoints kept (the newest); resume needs one; "
-                                            "null keeps all")
-    logging_steps: int = TrlField(1, ge=1)
-    report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
-                                    "tensorboard, … (the tracker's package must be installed)")
-    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
-                                       "finished stage (only an unfinished stage resumes from them)")
     use_vllm: bool = TrlField(False)
     vllm_mode: Literal["colocate", "server"] = TrlField("colocate")
     vllm_server_base_url: str | None = TrlField(None)
@@ -208,11 +218,6 @@ class GRPOStageConfig(_Cfg):
     reward_judge: RewardJudgeConfig = Field(default_factory=RewardJudgeConfig)
     data: DataConfig | None = Field(None, description="prompts for this stage (default: the pipeline's data)")
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any GRPOConfig field, as is")
-
-    @field_validator("report_to", mode="before")
-    @classmethod
-    def _trackers(cls, v: Any) -> list[str]:
-        return _report_to(v)
 
     @field_validator("detection_iou")
     @classmethod
@@ -299,36 +304,19 @@ class DistillConfig(_Cfg):
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 
-class ColdStartConfig(_Cfg):
+class ColdStartConfig(_TrainStage):
     """The cold start: SFT on chosen, DPO, or DPO + λ·SFT (the paper's hybrid loss, λ = 1)."""
 
     enabled: bool = True
     method: str = Field("dpo+sft", description="a cold-start method of training.methods: sft, dpo, dpo+sft")
     sft_weight: float = Field(1.0, ge=0, description="λ of L_DPO + λ·L_SFT")
     beta: float = Field(0.1, gt=0, description="DPO β")
-    learning_rate: float = TrlField(1e-6)
     lr_scheduler_type: str = TrlField("cosine")
-    warmup_steps: float = TrlField(0.0, ge=0, description="warmup: a fraction of the steps if < 1, else a step count")
-    weight_decay: float = TrlField(0.0)
-    max_grad_norm: float = TrlField(1.0)
     global_batch_size: int = Field(64, ge=1, description="pairs (or SFT examples) per optimizer step")
     num_train_epochs: float = 1.0
     max_steps: int = Field(-1, description="> 0 overrides num_train_epochs")
     max_length: int | None = TrlField(16384)
-    save_steps: int = TrlField(50, ge=1)
-    save_total_limit: int | None = TrlField(1, ge=1, description="checkpoints kept (the newest); resume needs one; "
-                                            "null keeps all")
-    logging_steps: int = TrlField(1, ge=1)
-    report_to: list[str] = TrlField(default_factory=lambda: ["none"], description="trackers trl logs to: none, wandb, "
-                                    "tensorboard, … (the tracker's package must be installed)")
-    keep_optimizer_state: bool = Field(False, description="keep optimizer/scheduler/RNG state in the checkpoints of a "
-                                       "finished stage (only an unfinished stage resumes from them)")
     trainer_overrides: dict[str, Any] = Field(default_factory=dict, description="any DPOConfig/SFTConfig field")
-
-    @field_validator("report_to", mode="before")
-    @classmethod
-    def _trackers(cls, v: Any) -> list[str]:
-        return _report_to(v)
 
     @field_validator("method")
     @classmethod

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from specs_eval.core.errors import SpecsError
-from specs_eval.core.io import atomic_write_json
+from specs_eval.core.io import atomic_write_json, pid_alive
 from training.config import PipelineConfig
 
 REQUEST_FILE = "request.json"
@@ -64,13 +64,7 @@ def parent_alive(token: str) -> bool:
     if Path("/proc").is_dir():
         now = process_start(pid)
         return now is not None and (not start or now == start)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def start_watchdog(token: str | None = None, interval_s: float = 0.5) -> threading.Thread | None:

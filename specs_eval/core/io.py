@@ -177,7 +177,8 @@ def _holder_text(info: dict[str, Any]) -> str:
     return ", ".join(parts) + (f": {cmd}" if cmd else "")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -234,14 +235,14 @@ class FolderLock:
             except OSError:  # no flock here (some network file systems): a pid file, best effort
                 info = self._read_info()
                 pid = info.get("pid")
-                if isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid) and \
+                if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid) and \
                         info.get("host") == socket.gethostname():
                     raise FolderLocked(f"{self.folder} is in use by another {self.what} ({_holder_text(info)})"
                                        ) from None
         except ImportError:  # not POSIX: the same pid-file fallback
             info = self._read_info()
             pid = info.get("pid")
-            if isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
+            if isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
                 os.close(fd)
                 raise FolderLocked(f"{self.folder} is in use by another {self.what} ({_holder_text(info)})") from None
         except BaseException:
