@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -149,6 +150,9 @@ def test_bootstrap_writes_a_loadable_checkpoint_with_provenance(finished: Path) 
     assert set(meta["final_eval"]["splits"]) == set(world.EVAL_SPLITS)
     assert {"torch", "transformers", "tokenizers"} <= set(meta["versions"])
     assert meta["weights"]["bytes"] == (finished / "model.safetensors").stat().st_size
+    assert meta["weights"]["sha256"] == hashlib.sha256((finished / "model.safetensors").read_bytes()).hexdigest()
+    assert meta["final_eval"]["pass_at_k"]["k"] == 8 and "by_family" in meta["final_eval"]["pass_at_k"]
+    assert set(meta["final_eval"]["image_blind_baselines"]) == set(world.EVAL_SPLITS)
     assert str(ROOT) not in json.dumps(meta)
     model, processor, info = load_model(str(finished))
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
@@ -200,6 +204,14 @@ def test_interrupted_run_resumes_to_the_same_weights(finished: Path, tmp_path: P
     a, b = _weights(out), _weights(finished)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((out / META_FILE).read_text())["weights"]["sha256"] == \
+        json.loads((finished / META_FILE).read_text())["weights"]["sha256"]
+
+
+def test_a_changed_recipe_changes_the_recorded_weights_hash(finished: Path, tmp_path: Path) -> None:
+    meta = run_bootstrap(_cfg(tmp_path / "other", mix=TargetMix(habit=0.5)), console=_quiet())
+    assert meta["recipe"]["mix"]["habit"] == 0.5
+    assert meta["weights"]["sha256"] != json.loads((finished / META_FILE).read_text())["weights"]["sha256"]
 
 
 def test_finished_run_is_not_retrained_and_state_is_dropped_by_default(tmp_path: Path) -> None:
