@@ -90,14 +90,14 @@ def test_t_quantiles_decrease_towards_the_normal():
 
 def test_study_presets_load_and_curve_steps_end_at_the_last_step():
     full = load_study_config("gf-tiny")
-    assert full.curve_steps() == [0, 5, 10, 15, 20, 25]
+    assert full.curve_steps() == [0, 10, 20, 30, 40, 50, 60]
     quick = load_study_config("gf-tiny", quick=True)
     assert quick.curve_steps()[0] == 0 and quick.curve_steps()[-1] == quick.steps
     assert GFStudyConfig(steps=7, eval_every=3).curve_steps() == [0, 3, 6, 7]
 
 
 @pytest.mark.parametrize("override,needle", [
-    ("eval_every=30", "eval_every"),
+    ("eval_every=90", "eval_every"),
     ("methodz=[sft]", "unknown key 'methodz'"),
     ('gf={"id": ["toyworld:id"], "ood": ["toyworld:id"]}', "listed twice"),
     ('gf={"id": ["toyworld:id"], "ood": ["toyworld:odd_format"]}', "toyworld:odd_format"),

@@ -125,3 +125,44 @@ def test_toyworld_baselines_cli_and_missing_out():
     assert lines[0].split()[:2] == ["split", "n"] and [ln.split()[0] for ln in lines[1:]] == ["id", "ood_format"]
     r = run_cli("toyworld")
     assert r.returncode == 2 and "--out is required" in r.stderr
+
+
+def test_format_shift_asks_for_held_out_tag_pairs_that_specs_answers_do_not_satisfy():
+    from specs_eval.rules.formats import TAG_PAIRS
+
+    rows = world.generate_split("ood_format", 60)
+    assert {r["format"] for r in rows} == set(TAG_PAIRS)
+    for r in rows:
+        think, answer = TAG_PAIRS[r["format"]]
+        assert f"<{think}>" in r["format_instruction"] and f"<{answer}>" in r["format_instruction"]
+        sticky = FORMATS[TRAINED_FORMAT].render(r["rationale"], r["answer"])
+        assert not FORMATS[r["format"]].check(sticky)  # answering in SPECS tags is not following the asked format
+        assert score_toy(r, sticky).correct  # ... but is still scored on its answer
+
+
+def test_cells_label_exactly_the_visual_tokens_that_hold_something():
+    """A cell is labelled non-empty iff its 28-px square has ink (plain style, no noise)."""
+    from specs_eval.benchmarks.toyworld import draw as d
+    from specs_eval.benchmarks.toyworld.families import CELL_LABELS
+
+    for r in world.iter_split("id", 60):
+        cells = r["metadata"]["cells"]
+        assert len(cells) == d.GRID**2 and set(cells) <= set(CELL_LABELS)
+        img = r["decoded_image"]
+        bg = img.getpixel((0, 0)) if cells[0] == "empty" else None
+        for i, label in enumerate(cells):
+            x0, y0 = (i % d.GRID) * d.CELL, (i // d.GRID) * d.CELL
+            box = img.crop((x0 + 1, y0 + 1, x0 + d.CELL - 1, y0 + d.CELL - 1))
+            colours = {c for _, c in box.getcolors(maxcolors=4096)}
+            inked = any(max(abs(a - b) for a, b in zip(c, bg or (255, 255, 255), strict=True)) > 60 for c in colours)
+            if r["metadata"]["family"] == "bars" and i // d.GRID == 3:
+                continue  # the axis line runs along the top of the label row
+            assert inked == (label != "empty"), (r["pid"], i, label)
+
+
+def test_answers_are_spread_so_the_image_blind_prior_is_weak():
+    from specs_eval.benchmarks.toyworld.baselines import baselines
+
+    b = baselines(("id",), n=200, train_n=2000)["id"]
+    assert b["prior"] <= 0.3
+    assert all(f["prior"] <= 0.4 for f in b["by_family"].values()), b["by_family"]

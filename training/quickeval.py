@@ -150,5 +150,28 @@ def sample_diversity(model: Any, processor: Any, split: str = "id", n_items: int
     }
 
 
+def pass_at_k(model: Any, processor: Any, split: str = "id", n_items: int = 64, k: int = 8,
+              temperature: float = 1.0, seed: int = EVAL_SEED) -> dict[str, Any]:
+    """pass@1 and pass@k of ``k`` samples per item at ``temperature``, overall and per task family.
+
+    Why: GRPO learns only from groups whose rollouts disagree, and RL can lift greedy
+    accuracy only towards what sampling already finds; so a base is useful when pass@1 is
+    not tiny and pass@k is well above its greedy accuracy. ``mixed`` is the share of items
+    whose k samples are neither all right nor all wrong (groups that carry a signal).
+    """
+    rows = world.generate_split(split, n_items, seed)
+    groups = generate(model, processor, rows, n=k, temperature=temperature, batch_size=max(1, 64 // k))
+    per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row, texts in zip(rows, groups, strict=True):
+        right = [score_toy(row, t).score for t in texts]
+        for key in (row["metadata"]["family"], "all"):
+            per[key]["pass@1"].append(sum(right) / k)
+            per[key][f"pass@{k}"].append(float(any(right)))
+            per[key]["mixed"].append(float(0 < sum(right) < k))
+    summary = {key: {"n": len(v["pass@1"])} | {m: _mean(x) for m, x in v.items()} for key, v in per.items()}
+    return {"split": split, "n_items": n_items, "k": k, "temperature": temperature,
+            **summary.pop("all"), "by_family": dict(sorted(summary.items()))}
+
+
 def _mean(xs: Sequence[float]) -> float:
     return round(sum(xs) / len(xs), 4) if xs else 0.0

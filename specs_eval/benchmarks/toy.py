@@ -42,7 +42,10 @@ def _score(row: dict[str, Any], text: str, finish_reason: str) -> ScoreResult:
     choices = row.get("choices") or None
     answer, method = ex.final_answer(text)
     if answer is None:
-        if choices:
+        bare = ex.strip_think(text).strip().rstrip(".").strip()
+        if choices and bare.lower() in {str(c).strip().lower() for c in choices}:
+            answer, method = bare, "choice_text"  # the whole reply is one option's text (direct format)
+        elif choices:
             answer, method = ex.option_letter(ex.strip_think(text), len(choices)), "letter"
         else:
             answer, method = ex.last_number(ex.strip_think(text)), "last_number"

@@ -10,6 +10,11 @@ Each format has: instruction phrasings (for prompts), ``check`` (is the response
 this format?), ``extract`` (the answer *under this format*, ``None`` if the format is
 not followed) and ``render`` (a compliant response from reasoning + answer, used to
 build training targets for the toy world).
+
+The ``tagged_*`` formats are SPECS with other tag pairs (``<reasoning>``/``<final>``, …),
+asked with the SPECS instruction's own wording: structured formats of the same kind that
+a model trained on SPECS could learn to follow by transfer, or answer in SPECS tags
+instead (format stickiness). The toy world's format-shift split asks for them.
 """
 
 from __future__ import annotations
@@ -61,6 +66,42 @@ def _specs_extract(text: str) -> str | None:
 
 def _specs_render(reasoning: str, answer: str) -> str:
     return f"<think>{reasoning}</think>\n<answer>The answer is \\boxed{{{answer}}}</answer>"
+
+
+def _tag_instruction(think: str, answer: str) -> str:
+    return (
+        "You FIRST think about the reasoning process as an internal monologue and then provide the final "
+        f"answer. The reasoning process MUST BE enclosed within <{think}> </{think}> tags. The final answer MUST "
+        f"BE put in \\boxed{{}} inside <{answer}> </{answer}> tags."
+    )
+
+
+def _tagged(think: str, answer: str) -> tuple[Callable[[str], str | None], Callable[[str, str], str]]:
+    """``extract`` and ``render`` of the SPECS structure with the tag pair ``think``/``answer``."""
+    tags = (f"<{think}>", f"</{think}>", f"<{answer}>", f"</{answer}>")
+    pattern = re.compile(rf"^<{think}>(.+?)</{think}>\s*<{answer}>(.+?)</{answer}>$", re.DOTALL)
+
+    def extract(text: str) -> str | None:
+        s = text.strip()
+        if any(s.count(t) != 1 for t in tags):
+            return None
+        m = pattern.match(s)
+        if not (m and m.group(1).strip() and m.group(2).strip()):
+            return None
+        return ex.last_boxed(m.group(2))
+
+    def render(reasoning: str, ans: str) -> str:
+        return f"<{think}>{reasoning}</{think}>\n<{answer}>The answer is \\boxed{{{ans}}}</{answer}>"
+
+    return extract, render
+
+
+# The held-out tag pairs of the format-shift split: name -> (reasoning tag, answer tag).
+TAG_PAIRS: dict[str, tuple[str, str]] = {
+    "tagged_reasoning": ("reasoning", "final"),
+    "tagged_analysis": ("analysis", "result"),
+    "tagged_scratchpad": ("scratchpad", "output"),
+}
 
 
 def _has_tags(text: str) -> bool:
@@ -196,6 +237,10 @@ FORMATS: dict[str, OutputFormat] = {
         _direct_render,
     ),
 }
+FORMATS.update({
+    name: OutputFormat(name, (_tag_instruction(think, answer),), *_tagged(think, answer))
+    for name, (think, answer) in TAG_PAIRS.items()
+})
 
 TRAINED_FORMAT = "specs"
 

@@ -304,13 +304,16 @@ def summarize_metrics(stage_dir: Path) -> dict[str, Any]:
         return {}
     keys = ["loss", "reward", "rewards/format_reward/mean", "rewards/accuracy_reward/mean", "frac_reward_zero_std",
             "groups/all_correct_rate", "groups/all_wrong_rate", "entropy", "completions/mean_length",
-            "completions/clipped_ratio", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+            "completions/clipped_ratio", "clip_ratio/region_mean", "clip_ratio/low_mean", "clip_ratio/high_mean",
+            "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
             "logps/chosen", "logps/rejected", "mean_token_accuracy"]
     out: dict[str, Any] = {"logged_steps": len(steps)}
     for k in keys:
         vals = [r[k] for r in steps if r.get(k) is not None]
         if vals:
             out[k] = {"first": vals[0], "last": vals[-1]}
+            if k.startswith("clip_ratio/"):  # 0 on each rollout's first (on-policy) step: the mean says more
+                out[k]["mean"] = sum(vals) / len(vals)
     return out
 
 

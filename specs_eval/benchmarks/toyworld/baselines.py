@@ -31,8 +31,9 @@ def template(row: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def gold(row: dict[str, Any]) -> str:
-    """The answer as the prior predicts it: the option letter for multiple choice, else the value."""
-    return row["answer_token"] if row["question_type"] == "multi_choice" else str(row["answer"])
+    """The answer as the prior predicts it: the answer text (for multiple choice the option text,
+    which the scorer accepts; with shuffled options a constant letter would do worse), else the value."""
+    return str(row["answer"])
 
 
 def uniform_accuracy(rows: Sequence[dict[str, Any]]) -> float:
@@ -66,11 +67,17 @@ def prior_accuracy(prior: dict[tuple[str, str, str], str], rows: Sequence[dict[s
 
 
 def baselines(splits: Sequence[str] = EVAL_SPLITS, n: int = 200, train_n: int = 5000, seed: int = 0
-              ) -> dict[str, dict[str, float]]:
-    """Uniform-guess and prior-only accuracy per split, on the same items ``specs-eval run`` scores by default."""
+              ) -> dict[str, dict[str, Any]]:
+    """Uniform-guess and prior-only accuracy per split (and per task family under ``by_family``),
+    on the same items ``specs-eval run`` scores by default."""
     prior = fit_prior(generate_split("train", train_n, seed=seed))
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for s in splits:
         rows = generate_split(s, n, seed=seed)
-        out[s] = {"n": len(rows), "uniform": uniform_accuracy(rows), "prior": prior_accuracy(prior, rows)}
+        fams: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            fams[r["metadata"]["family"]].append(r)
+        out[s] = {"n": len(rows), "uniform": uniform_accuracy(rows), "prior": prior_accuracy(prior, rows),
+                  "by_family": {f: {"n": len(v), "uniform": uniform_accuracy(v), "prior": prior_accuracy(prior, v)}
+                                for f, v in sorted(fams.items())}}
     return out

@@ -2,8 +2,12 @@
 
 Why its own module: the visual-shift split is defined entirely by how things are
 drawn (backgrounds, shades, sizes), so the knobs live in one ``Style`` and every task
-family draws through these helpers. Images are small (112 px) so that a 2M-parameter
-Qwen2.5-VL sees them as 16 visual tokens.
+family draws through these helpers. Images are small (112 px) so that the tiny
+Qwen2.5-VL sees them as 16 visual tokens: 14-px patches merged 2 × 2, i.e. a 4 × 4 grid
+of 28-px cells. Objects are placed on that grid (``CELL``, ``cell_centres``), one per
+cell, so each object lands in exactly one visual token: a model of a few million
+parameters can then learn to read the picture (on a grid that straddles tokens the
+first tiny base learnt little beyond the answer prior).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from functools import lru_cache
 from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 112
+CELL = 28  # one merged visual token (2 × 2 patches of 14 px)
+GRID = SIZE // CELL
 
 # Colour names the tasks talk about, with the RGB used in training ("id" shades) and
 # the unseen shades used by the visual-shift split (same name, different pixels).
@@ -45,7 +51,7 @@ class Style:
         return tuple(max(0, min(255, c + rng.randint(-j, j))) for c in base)  # type: ignore[return-value]
 
     def shape_radius(self, rng: random.Random) -> int:
-        return rng.choice([7, 8, 16, 17]) if self.shifted else rng.randint(10, 13)
+        return rng.choice([6, 7, 12, 13]) if self.shifted else rng.randint(9, 11)
 
     def ink(self) -> tuple[int, int, int]:
         return (235, 235, 235) if self.shifted else (20, 20, 20)
@@ -85,11 +91,15 @@ def text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], s: str, size: int, fill
     draw.text(xy, s, font=font(size), fill=fill, anchor="mm")
 
 
-def grid_cells(rng: random.Random, k: int, n: int = 3) -> list[tuple[int, int]]:
-    """``k`` distinct cell centres of an ``n``×``n`` grid, in a random order."""
+def grid_cells(rng: random.Random, k: int, n: int = GRID) -> list[tuple[int, int]]:
+    """``k`` distinct cell centres of an ``n``×``n`` grid (default: the visual-token grid), in reading order."""
     step = SIZE // n
-    cells = [(c * step + step // 2, r * step + step // 2) for r in range(n) for c in range(n)]
-    rng.shuffle(cells)
-    return cells[:k]
+    picked = sorted(rng.sample(range(n * n), k))
+    return [((i % n) * step + step // 2, (i // n) * step + step // 2) for i in picked]
+
+
+def cell_index(cx: int, cy: int) -> int:
+    """The visual-token cell (row-major, 0 … GRID²-1) that holds pixel ``(cx, cy)``."""
+    return (cy // CELL) * GRID + cx // CELL
 
 

@@ -12,11 +12,14 @@ Splits (item ``i`` of split ``s`` under seed ``k`` depends only on ``(k, s, i)``
 * ``id``         held-out items of that same distribution (a disjoint seed stream).
 * ``ood_visual`` visual shift: unseen shades, backgrounds, sizes and pixel noise.
 * ``ood_task``   task shift: the held-out ``shape`` family.
-* ``ood_format`` format shift: answer-line, JSON or direct-answer instructions that the
-  pipeline never trains on (the paper's GF study measures OOD this way).
+* ``ood_format`` format shift: the SPECS structure with held-out tag pairs
+  (``<reasoning>``/``<final>``, ``<analysis>``/``<result>``, ``<scratchpad>``/``<output>``)
+  that the pipeline never trains on; the base follows them rarely (the paper's GF study
+  measures OOD this way, from a base near 1 % compliance).
 * ``bootstrap``  the "instruction-tuning" mixture the tiny *base* model is trained on:
-  all families and formats, some shifted visuals. It is what makes the base an
-  instruct-like model that follows each format only part of the time.
+  all families and formats (the held-out tag pairs at a low follow rate), some shifted
+  visuals. It is what makes the base an instruct-like model that follows each format
+  only part of the time.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from specs_eval.benchmarks.toyworld import draw as d
 from specs_eval.benchmarks.toyworld.families import FAMILIES, HELD_OUT_FAMILIES, TRAIN_FAMILIES, Problem
-from specs_eval.rules.formats import FORMATS, TRAINED_FORMAT
+from specs_eval.rules.formats import FORMATS, TAG_PAIRS, TRAINED_FORMAT
 
 BENCHMARK = "toyworld"
 LETTERS = "ABCDEFGH"
@@ -45,21 +48,26 @@ class SplitDef:
     format_weights: tuple[float, ...] | None = None
 
 
+SHIFT_FORMATS = tuple(TAG_PAIRS)
+SEEN_FORMATS = ("answer_line", "json", "direct")
+
 SPLITS: dict[str, SplitDef] = {
     "train": SplitDef(TRAIN_FAMILIES, (TRAINED_FORMAT,), size=2000),
     "id": SplitDef(TRAIN_FAMILIES, (TRAINED_FORMAT,)),
     "ood_visual": SplitDef(TRAIN_FAMILIES, (TRAINED_FORMAT,), shifted_rate=1.0),
     "ood_task": SplitDef(HELD_OUT_FAMILIES, (TRAINED_FORMAT,)),
-    "ood_format": SplitDef(TRAIN_FAMILIES, ("answer_line", "json", "direct")),
+    "ood_format": SplitDef(TRAIN_FAMILIES, SHIFT_FORMATS),
     "bootstrap": SplitDef(
         TRAIN_FAMILIES + HELD_OUT_FAMILIES,
-        ("specs", "answer_line", "json", "direct"),
+        (TRAINED_FORMAT, *SEEN_FORMATS, *SHIFT_FORMATS),
         shifted_rate=0.15,
-        size=100_000,
-        family_weights=(1.0, 1.0, 1.0, 1.0, 0.6),
-        format_weights=(0.4, 0.2, 0.2, 0.2),
+        size=1_000_000,
+        family_weights=(1.4, 1.0, 1.0, 0.8, 0.6),  # count is the hardest to learn, colour the easiest
+        format_weights=(0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1),
     ),
 }
+# Words that carry an item's content (tokenizers keep them whole, see models.tiny.train_tokenizer).
+CONTENT_WORDS = (*d.COLOURS, *d.SHAPES, *(s + "s" for s in d.SHAPES))
 EVAL_SPLITS = ("id", "ood_visual", "ood_task", "ood_format")
 OOD_SPLITS = ("ood_visual", "ood_task", "ood_format")
 
@@ -132,6 +140,8 @@ def make_item(split: str, index: int, seed: int = 0) -> dict[str, Any]:
             "split": split,
             "source": BENCHMARK,
             "family": family,
+            "kind": p.kind,
+            "cells": p.cells,
             "task": p.task,
             "skills": p.skills,
             "shifted": shifted,
