@@ -151,7 +151,7 @@ class _Sections(HTMLParser):
 @pytest.fixture(scope="module")
 def quick_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("study") / "gf-quick"
-    p = specs_train("study", "gf", "--quick", "--out", str(out))
+    p = specs_train("study", "gf", "--quick", "--jobs", "2", "--out", str(out))
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
     return out, p.stdout + p.stderr
 
@@ -254,6 +254,29 @@ def test_quick_study_rerun_skips_finished_work_and_refuses_another_config(quick_
     assert after["points"] == json.loads(before)["points"]
     bad = specs_train("study", "gf", "--quick", "--out", str(out), "--set", "steps=6")
     assert bad.returncode == 2 and "another config" in bad.stderr
+
+
+def test_quick_study_side_by_side_gives_the_numbers_of_one_after_another(quick_study, tmp_path):
+    """The fixture ran its units in 2 processes (one thread each). Run one after another with one
+    thread, from the same pairs: every cold-start curve point, post-RL number and pass@k curve is the
+    same, so ``jobs`` changes the wall time only (the base eval, run at 2 threads there, is left out)."""
+    out, log = quick_study
+    assert "2 jobs side by side, 1 torch thread(s) each" in log and "[pass@k base]" in log
+    seq = tmp_path / "seq"
+    p = specs_train("study", "gf", "--quick", "--jobs", "1", "--set", "pipeline.runtime.threads=1",
+                    "--pairs", str(out / "shared" / "02-distill"), "--out", str(seq), "--no-report")
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    assert "side by side" not in p.stdout + p.stderr
+    par, one = (json.loads((d / "study.json").read_text()) for d in (out, seq))
+
+    def points(data: dict) -> dict:
+        return {(q["method"], q["seed"], q["step"]): (q["psi_id"], q["psi_ood"])
+                for q in data["points"] if q["step"] > 0}
+
+    assert points(par) == points(one) and len(points(par)) > 0
+    assert [(r["method"], r["seed"], r["post_rl"]["mean"]) for r in par["runs"]] == \
+        [(r["method"], r["seed"], r["post_rl"]["mean"]) for r in one["runs"]]
+    assert [e["pass_at_k"] for e in par["exploration"]] == [e["pass_at_k"] for e in one["exploration"]]
 
 
 def test_quick_study_contrasts_are_per_seed_differences_of_the_points(quick_study):

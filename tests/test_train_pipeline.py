@@ -32,7 +32,7 @@ def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
 
 def steps(stage_dir: Path) -> list[int]:
     return [json.loads(x)["step"] for x in (stage_dir / "metrics.jsonl").read_text().splitlines()
-            if x.strip() and "reward" in json.loads(x)]
+            if x.strip() and "loss" in json.loads(x)]  # rollout metrics (reward) only on a rollout's first step
 
 
 def test_kill_mid_stage_then_rerun_skips_done_stages_and_resumes(micro_model, tmp_path):
@@ -139,6 +139,18 @@ def test_quick_pipeline_runs_every_stage_on_the_tiny_base(tmp_path):
     assert manifests["04-rl"].inputs["model"].ref == "03-cold-start/model"
     summary = json.loads((out / "summary.json").read_text())
     assert {k for k, v in summary["stages"].items() if "results" in v} == {"base", "zero-rl", "cold-start", "rl"}
+    # each stage vs the base on the same items: the difference of the stage numbers, inside its interval
+    assert set(summary["vs_base"]) == {"zero-rl", "cold-start", "rl"}
+    base = summary["stages"]["base"]["results"]["toyworld"]
+    for key, per in summary["vs_base"].items():
+        for split, res in summary["stages"][key]["results"]["toyworld"].items():
+            cell = per[f"toyworld/{split}"]
+            for metric in ("accuracy", "format_compliance"):
+                c = cell[metric]
+                assert c["delta"] == pytest.approx(100 * (res[metric] - base[split][metric]), abs=0.01)
+                assert c["lo"] <= c["delta"] <= c["hi"] and c["n_items"] == res["n"] and 0 <= c["p_value"] <= 1
+    assert summary["wall_s"] == pytest.approx(sum(st["wall_s"] for st in summary["stages"].values()), abs=0.2)
+    assert "vs the base, points" in (out / "summary.md").read_text()
     # every stage folder loads in the analysis package's training-log reader
     from analysis.training_logs import load_training
 

@@ -27,6 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,9 @@ class GFStudyConfig(_Cfg):
     n_boot: int = Field(1000, ge=0, description="bootstrap resamples of each Γ interval")
     rl: StudyRL = Field(default_factory=StudyRL)
     passk: StudyPassK = Field(default_factory=StudyPassK)
+    jobs: int = Field(1, ge=1, description="independent units (cold starts, RL runs, pass@k evals) run side by side "
+                      "in this many processes, the pipeline's threads shared between them; it does not change "
+                      "what is computed, so a study may resume with another value")
 
     @model_validator(mode="before")
     @classmethod
@@ -161,8 +165,8 @@ class GFStudyConfig(_Cfg):
         return [*steps, self.steps]
 
     def work(self) -> dict[str, Any]:
-        """The settings that decide the results: everything but the free-text description."""
-        return self.model_dump(mode="json", exclude={"description"})
+        """The settings that decide the results: everything but the free-text description and ``jobs``."""
+        return self.model_dump(mode="json", exclude={"description", "jobs"})
 
     def hash(self) -> str:
         return hashlib.sha256(json.dumps(self.work(), sort_keys=True).encode()).hexdigest()[:16]
@@ -260,9 +264,6 @@ def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick:
               log: Callable[[str], None] = print, report: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study; returns the collected numbers (also in ``study.json``)."""
     from training.pipeline import run_pipeline
-    from training.stages.base import StageContext, file_ref, model_ref, run_stage
-    from training.stages.evaluate import evaluate_model
-    from training.stages.train import CHECKPOINTS, MODEL_DIR
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -271,7 +272,7 @@ def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick:
     plan_file = out / "study_plan.json"
     if plan_file.exists():
         old = json.loads(plan_file.read_text(encoding="utf-8"))
-        old_work = {k: v for k, v in (old.get("config") or {}).items() if k != "description"}
+        old_work = {k: v for k, v in (old.get("config") or {}).items() if k not in ("description", "jobs")}
         if (old_work, old.get("quick"), old.get("pairs_given")) != (study.work(), quick, pairs is not None):
             raise SpecsError(f"{out} holds a study with another config (or --quick/--pairs); use another --out "
                              "or delete the folder to start over")
@@ -294,64 +295,18 @@ def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick:
         shared_cfg.distill.enabled = False
     run_pipeline(shared_cfg, out / "shared", until="base" if pairs is not None else "distill", log=log)
     pairs_path = pairs if pairs is not None else out / "shared" / "02-distill" / "pairs.jsonl"
-    base = base_cfg.base_model
-    total = len(plan["runs"])
-
-    def ctx(stage: str, d: Path, cfg: PipelineConfig, inputs: dict[str, str], run_name: str) -> StageContext:
-        refs = {k: file_ref("pairs", Path(v), out) if k == "pairs" else model_ref(v, out) for k, v in inputs.items()}
-        return StageContext(stage=stage, dir=d, config=cfg, inputs=inputs, run_name=run_name, evaluate=True,
-                            log=log, input_refs=refs)
-
-    def run_cfg(method: str, seed: int) -> PipelineConfig:
-        return pipeline_config(study, quick, f"cold_start.method={method}", f"runtime.seed={seed}",
-                               f"eval.seed={seed}")
-
-    # 2. cold starts, with an eval of every checkpoint (the GF curves)
-    for i, r in enumerate(plan["runs"], 1):
-        m, seed, d = r["method"], r["seed"], out / r["dir"]
-        cfg = run_cfg(m, seed)
-        log(f"── [{i}/{total}] cold start {m}, seed {seed} → {r['dir']}")
-        stage_dir = d / "03-cold-start"
-        run_stage(ctx("cold-start", stage_dir, cfg, {"model": base, "pairs": str(pairs_path)},
-                      f"{slug(m)}-s{seed}-cold"))
-        for c in r["curve"]:
-            if c["step"] in (0, study.steps):
-                continue
-            ev = out / c["eval"]
-            if (ev / "results.json").exists() and _complete(ev):
-                continue
-            ckpt = stage_dir / CHECKPOINTS / f"checkpoint-{c['step']}"
-            if not (ckpt / "config.json").exists():
-                raise SpecsError(f"{ckpt} is missing, so step {c['step']} of {m} seed {seed} cannot be evaluated; "
-                                 f"delete {stage_dir} to train it again")
-            log(f"   eval of checkpoint {c['step']}")
-            evaluate_model(str(ckpt), d / "curve", ev.name, cfg, log=log)
-    # 3. pass@k and RBF of the base and cold-start models
-    if study.passk.enabled:
-        pk = study.passk
-        ps = study.passk_set()
-        task = {"benchmark": ps.benchmark, "splits": [ps.split], "limit": pk.limit,
-                "prompt_variant": ps.variant or study.gf.prompt_variant}
-        pk_cfg = pipeline_config(study, quick, f"eval.tasks={json.dumps([task])}", "eval.study=null", f"eval.n={pk.n}",
-                                 f"eval.temperature={pk.temperature}", f"eval.top_p={pk.top_p}",
-                                 f"eval.batch_size={pk.batch_size}", f"eval.seed={study.seeds[0]}",
-                                 *([f"eval.max_new_tokens={pk.max_new_tokens}"] if pk.max_new_tokens else []))
-        for e in plan["passk"]:
-            model = base if e["model"] == "base" else str(
-                out / f"runs/{slug(e['model'])}-s{study.seeds[0]}" / "03-cold-start" / MODEL_DIR)
-            ev = out / e["eval"]
-            if (ev / "results.json").exists() and _complete(ev):
-                continue
-            log(f"── pass@k: {e['model']} ({pk.limit} items × {pk.n} samples, token statistics)")
-            evaluate_model(model, out / "passk", ev.name, pk_cfg, log=log, record_token_stats=True,
-                           stats_top_p=pk.stats_top_p)
-    # 4. the same GRPO budget after each cold start
-    if study.rl.enabled:
-        for i, r in enumerate(plan["runs"], 1):
-            m, seed, d = r["method"], r["seed"], out / r["dir"]
-            log(f"── [{i}/{total}] RL after {m}, seed {seed} ({study.rl.max_steps} steps)")
-            run_stage(ctx("rl", d / "04-rl", run_cfg(m, seed), {"model": str(d / "03-cold-start" / MODEL_DIR)},
-                          f"{slug(m)}-s{seed}-rl"))
+    work = _Work(study=study.model_dump(mode="json"), out=str(out), quick=quick, pairs=str(pairs_path),
+                 threads=_threads_per_job(base_cfg.runtime.threads, study.jobs))
+    if study.jobs == 1:
+        for i, r in enumerate(plan["runs"], 1):  # 2. cold starts, with an eval of every checkpoint
+            _cold_start(work, r, f"[{i}/{len(plan['runs'])}] ", log)
+        for e in plan["passk"]:  # 3. pass@k and RBF of the base and cold-start models
+            _passk(work, e, log)
+        if study.rl.enabled:  # 4. the same GRPO budget after each cold start
+            for i, r in enumerate(plan["runs"], 1):
+                _rl(work, r, f"[{i}/{len(plan['runs'])}] ", log)
+    else:
+        _run_side_by_side(work, plan, study, log)
     plan["wall_s"] = round(prior_wall + time.perf_counter() - t0, 1)
     atomic_write_json(plan_file, plan)
     from analysis.study import collect_study, study_markdown
@@ -362,6 +317,176 @@ def run_study(study: GFStudyConfig, out: Path, pairs: Path | None = None, quick:
     if report:
         write_study_report(out, study, log)
     return data
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every unit of the study's work needs, in a form a spawned worker process can take."""
+    study: dict[str, Any]
+    out: str
+    quick: bool
+    pairs: str
+    threads: int | None = None  # torch threads per job (None: the preset's)
+
+    def config(self) -> GFStudyConfig:
+        return GFStudyConfig.model_validate(self.study)
+
+    def run_cfg(self, method: str, seed: int) -> PipelineConfig:
+        extra = [f"cold_start.method={method}", f"runtime.seed={seed}", f"eval.seed={seed}"]
+        if self.threads:
+            extra.append(f"runtime.threads={self.threads}")
+        return pipeline_config(self.config(), self.quick, *extra)
+
+    def ctx(self, stage: str, d: Path, cfg: PipelineConfig, inputs: dict[str, str], run_name: str,
+            log: Callable[[str], None]) -> Any:
+        from training.stages.base import StageContext, file_ref, model_ref
+
+        out = Path(self.out)
+        refs = {k: file_ref("pairs", Path(v), out) if k == "pairs" else model_ref(v, out) for k, v in inputs.items()}
+        return StageContext(stage=stage, dir=d, config=cfg, inputs=inputs, run_name=run_name, evaluate=True,
+                            log=log, input_refs=refs)
+
+
+def _threads_per_job(threads: int | None, jobs: int) -> int | None:
+    """Jobs side by side share the cores: each gets its share (at least one thread)."""
+    if jobs == 1:
+        return None
+    import os
+
+    return max(1, (threads or os.cpu_count() or 1) // jobs)
+
+
+def _cold_start(work: _Work, r: dict[str, Any], tag: str, log: Callable[[str], None]) -> None:
+    """One cold start (method, seed) and the eval of each of its intermediate checkpoints (the GF curves)."""
+    from training.stages.base import run_stage
+    from training.stages.evaluate import evaluate_model
+    from training.stages.train import CHECKPOINTS
+
+    study, out = work.config(), Path(work.out)
+    m, seed, d = r["method"], r["seed"], out / r["dir"]
+    cfg = work.run_cfg(m, seed)
+    log(f"── {tag}cold start {m}, seed {seed} → {r['dir']}")
+    stage_dir = d / "03-cold-start"
+    run_stage(work.ctx("cold-start", stage_dir, cfg, {"model": study_base(work), "pairs": work.pairs},
+                       f"{slug(m)}-s{seed}-cold", log))
+    for c in r["curve"]:
+        if c["step"] in (0, study.steps):
+            continue
+        ev = out / c["eval"]
+        if (ev / "results.json").exists() and _complete(ev):
+            continue
+        ckpt = stage_dir / CHECKPOINTS / f"checkpoint-{c['step']}"
+        if not (ckpt / "config.json").exists():
+            raise SpecsError(f"{ckpt} is missing, so step {c['step']} of {m} seed {seed} cannot be evaluated; "
+                             f"delete {stage_dir} to train it again")
+        log(f"   {tag}eval of checkpoint {c['step']}")
+        evaluate_model(str(ckpt), d / "curve", ev.name, cfg, log=log)
+
+
+def study_base(work: _Work) -> str:
+    return pipeline_config(work.config(), work.quick).base_model
+
+
+def _passk_model(work: _Work, model: str) -> str:
+    from training.stages.train import MODEL_DIR
+
+    study = work.config()
+    if model == "base":
+        return study_base(work)
+    return str(Path(work.out) / f"runs/{slug(model)}-s{study.seeds[0]}" / "03-cold-start" / MODEL_DIR)
+
+
+def _passk(work: _Work, e: dict[str, Any], log: Callable[[str], None]) -> None:
+    """pass@k with token statistics (RBF) of one model: the base or a method's first-seed cold start."""
+    from training.stages.evaluate import evaluate_model
+
+    study, out = work.config(), Path(work.out)
+    ev = out / e["eval"]
+    if (ev / "results.json").exists() and _complete(ev):
+        return
+    pk, ps = study.passk, study.passk_set()
+    task = {"benchmark": ps.benchmark, "splits": [ps.split], "limit": pk.limit,
+            "prompt_variant": ps.variant or study.gf.prompt_variant}
+    pk_cfg = pipeline_config(study, work.quick, f"eval.tasks={json.dumps([task])}", "eval.study=null",
+                             f"eval.n={pk.n}", f"eval.temperature={pk.temperature}", f"eval.top_p={pk.top_p}",
+                             f"eval.batch_size={pk.batch_size}", f"eval.seed={study.seeds[0]}",
+                             *([f"eval.max_new_tokens={pk.max_new_tokens}"] if pk.max_new_tokens else []),
+                             *([f"runtime.threads={work.threads}"] if work.threads else []))
+    log(f"── pass@k: {e['model']} ({pk.limit} items × {pk.n} samples, token statistics)")
+    evaluate_model(_passk_model(work, e["model"]), out / "passk", ev.name, pk_cfg, log=log,
+                   record_token_stats=True, stats_top_p=pk.stats_top_p)
+
+
+def _rl(work: _Work, r: dict[str, Any], tag: str, log: Callable[[str], None]) -> None:
+    """The study's GRPO budget after one cold start, and its eval."""
+    from training.stages.base import run_stage
+    from training.stages.train import MODEL_DIR
+
+    study, d = work.config(), Path(work.out) / r["dir"]
+    m, seed = r["method"], r["seed"]
+    log(f"── {tag}RL after {m}, seed {seed} ({study.rl.max_steps} steps)")
+    run_stage(work.ctx("rl", d / "04-rl", work.run_cfg(m, seed), {"model": str(d / "03-cold-start" / MODEL_DIR)},
+                       f"{slug(m)}-s{seed}-rl", log))
+
+
+def _job(kind: str, work: _Work, entry: dict[str, Any], tag: str) -> str:
+    """One unit of work in a spawned worker process; its log lines go to stdout with the unit's tag."""
+    def log(msg: str) -> None:
+        print(f"{tag}{msg}", flush=True)
+
+    if kind == "passk":
+        _passk(work, entry, log)
+    else:
+        (_cold_start if kind == "cold" else _rl)(work, entry, "", log)
+    return tag
+
+
+def _run_side_by_side(work: _Work, plan: dict[str, Any], study: GFStudyConfig, log: Callable[[str], None]) -> None:
+    """Run the study's independent units in ``study.jobs`` worker processes, each with its share of threads.
+
+    Why processes with passive OpenMP waiting: two torch jobs on two cores with the default
+    spin-waiting slow each other several-fold; with ``OMP_WAIT_POLICY=PASSIVE`` and one thread each
+    they run at nearly full speed side by side. A cold start's RL run starts once that cold start is
+    done; a method's pass@k once its first seed's cold start is. Every unit is a resumable stage or
+    eval, so a crash loses at most the units that were running.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by each worker's OpenMP at start
+    if work.threads:
+        os.environ["OMP_NUM_THREADS"] = str(work.threads)
+    runs, total = plan["runs"], len(plan["runs"])
+    log(f"── {study.jobs} jobs side by side, {work.threads} torch thread(s) each, OMP_WAIT_POLICY="
+        f"{os.environ['OMP_WAIT_POLICY']}")
+    passk_wait = {e["model"]: e for e in plan["passk"]}
+    pending: dict[Future[str], tuple[str, dict[str, Any]]] = {}
+    with ProcessPoolExecutor(study.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def submit(kind: str, entry: dict[str, Any], tag: str) -> None:
+            pending[pool.submit(_job, kind, work, entry, tag)] = (kind, entry)
+
+        if "base" in passk_wait:
+            submit("passk", passk_wait.pop("base"), "[pass@k base] ")
+        for i, r in enumerate(runs, 1):
+            submit("cold", r, f"[{i}/{total} {slug(r['method'])}-s{r['seed']}] ")
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    kind, entry = pending.pop(fut)
+                    log(f"   done: {fut.result().strip()} ({kind})")
+                    if kind != "cold":
+                        continue
+                    i = runs.index(entry) + 1
+                    if study.rl.enabled:
+                        submit("rl", entry, f"[{i}/{total} {slug(entry['method'])}-s{entry['seed']} rl] ")
+                    if entry["seed"] == study.seeds[0] and entry["method"] in passk_wait:
+                        submit("passk", passk_wait.pop(entry["method"]), f"[pass@k {entry['method']}] ")
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
 
 
 def _complete(run_dir: Path) -> bool:
@@ -408,8 +533,10 @@ def study() -> None:
 @click.option("--rl/--no-rl", "rl", default=None, help="Continue each cold start with GRPO (default: per preset).")
 @click.option("--seeds", help="Comma-separated seeds (default: per preset).")
 @click.option("--no-report", is_flag=True, help="Skip report.html (study.json and summary.md are always written).")
+@click.option("--jobs", type=click.IntRange(min=1), help="Independent cold starts, RL runs and pass@k evals side by "
+              "side in this many processes, the threads shared (default: per preset; 1 = one after another).")
 def gf(preset: str, overrides: tuple[str, ...], quick: bool, out: Path, pairs: Path | None, rl: bool | None,
-       seeds: str | None, no_report: bool) -> None:
+       seeds: str | None, no_report: bool, jobs: int | None) -> None:
     """SFT vs DPO vs DPO+SFT cold starts from the same pairs: ID/OOD/GF curves over seeds, downstream RL,
     GF vs post-RL fit, pass@k and rollout branching factor, in one report.
 
@@ -425,6 +552,8 @@ def gf(preset: str, overrides: tuple[str, ...], quick: bool, out: Path, pairs: P
     items = list(overrides)
     if rl is not None:
         items.append(f"rl.enabled={str(rl).lower()}")
+    if jobs is not None:
+        items.append(f"jobs={jobs}")
     if seeds:
         try:
             items.append(f"seeds={json.dumps([int(s) for s in seeds.split(',') if s.strip()])}")
@@ -436,7 +565,8 @@ def gf(preset: str, overrides: tuple[str, ...], quick: bool, out: Path, pairs: P
     n = len(cfg.methods) * len(cfg.seeds)
     _log(f"study gf {cfg.name}{' (quick)' if quick else ''} → {out}: {len(cfg.methods)} methods × "
          f"{len(cfg.seeds)} seeds = {n} cold starts of {cfg.steps} steps, eval every {cfg.eval_every}"
-         + (f", then {cfg.rl.max_steps} RL steps each" if cfg.rl.enabled else ""))
+         + (f", then {cfg.rl.max_steps} RL steps each" if cfg.rl.enabled else "")
+         + (f"; {cfg.jobs} jobs side by side" if cfg.jobs > 1 else ""))
     run_study(cfg, out, pairs, quick, log=_log, report=not no_report)
     click.echo((out / "summary.md").read_text(encoding="utf-8"))
     if not no_report and (out / "report.html").exists():
