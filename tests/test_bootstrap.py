@@ -294,3 +294,20 @@ def test_shipped_tiny_base_loads_and_matches_its_recorded_numbers() -> None:
     # follows the SPECS format only part of the time
     assert 0.3 <= got.accuracy < 0.9
     assert 0.15 <= got.format_compliance <= 0.85
+
+
+def test_tokenizer_file_is_the_same_under_any_string_hash_seed(tmp_path: Path) -> None:
+    """The phrase tokenizer keeps the toy world's content words whole; their order in the split
+    pattern once came from a set, so two processes (other PYTHONHASHSEED) wrote different
+    tokenizer.json bytes for the same recipe. Both runs must write the same file."""
+    code = ("import sys; from specs_eval.models import tiny; from specs_eval.benchmarks.toyworld import world; "
+            "from training.bootstrap import tokenizer_corpus; "
+            "tok = tiny.train_tokenizer(tokenizer_corpus(40, 0), 400, words=world.CONTENT_WORDS); "
+            "tiny.build_processor(tok).save_pretrained(sys.argv[1])")
+    files = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True, capture_output=True, timeout=300)
+        files.append((out / "tokenizer.json").read_bytes())
+    assert files[0] == files[1] == files[2]

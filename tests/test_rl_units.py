@@ -32,7 +32,8 @@ def test_trl_gets_optimizer_steps(tmp_path):
     other = load_config("qwen2.5-vl-7b", ["rl.steps_unit=optimizer"])  # the other reading: one override
     assert grpo_args(other.rl, other, "rl", tmp_path, nproc=8)["max_steps"] == 800
     tiny = load_config("tiny")
-    assert tiny.rl.optimizer_steps_per_rollout == 1 and grpo_args(tiny.rl, tiny, "rl", tmp_path, 1)["max_steps"] == 150
+    # tiny: 8 prompts x 8 rollouts = 64 completions, 16 per optimizer step -> 4 optimizer steps per rollout
+    assert tiny.rl.optimizer_steps_per_rollout == 4 and grpo_args(tiny.rl, tiny, "rl", tmp_path, 1)["max_steps"] == 160
     with pytest.raises(ConfigError, match="steps_unit"):
         load_config("tiny", ["rl.steps_unit=epochs"])
 
@@ -47,5 +48,7 @@ def test_specs_train_config_prints_units_prompts_epochs_and_the_other_reading():
     assert "other reading: --set rl.steps_unit=optimizer → 800 optimizer steps, 12,800 prompts, 0.148 epochs" in text
     assert "25 rollout steps (steps_unit: rollout) = 200 optimizer steps" in text  # zero-RL
     tiny = CliRunner().invoke(cli, ["config", "--preset", "tiny"]).output
-    assert "150 optimizer steps (steps_unit: optimizer) = 150 rollout steps" in tiny
-    assert "1.17 epochs over the pool of data.limit = 512" in tiny and "other reading" not in tiny
+    assert "160 optimizer steps (steps_unit: optimizer) = 40 rollout steps" in tiny
+    assert "each rollout step: 8 prompts × 8 = 64 completions = 4 optimizer step(s) of 16" in tiny
+    assert "0.625 epochs over the pool of data.limit = 512" in tiny
+    assert "other reading: --set rl.steps_unit=rollout → 640 optimizer steps, 1,280 prompts, 2.5 epochs" in tiny

@@ -89,7 +89,9 @@ def test_cold_start_methods(micro_model, tmp_path, method, weight):
 
 
 def test_grpo_stage_writes_group_statistics(micro_model, tmp_path):
-    cfg = config_for(micro_model, "zero_rl.max_steps=2", "zero_rl.max_completion_length=12")
+    # one optimizer step per rollout (4 prompts x 8 = 32 = the batch), so both steps generate and log groups
+    cfg = config_for(micro_model, "zero_rl.max_steps=2", "zero_rl.max_completion_length=12",
+                     "zero_rl.prompts_per_generation=4", "zero_rl.global_batch_size=32")
     out = tmp_path / "zero"
     m = run("zero-rl", out, cfg, {"model": str(micro_model)})
     assert m.status == "complete"

@@ -12,6 +12,7 @@ Not verified here: a real vLLM engine's prompt length (``benchmarks/gpu_checks.p
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +83,13 @@ def _row(images: list[Image.Image], rid: str = "r1") -> dict:
 def test_preflight_catches_a_bounds_mismatch_and_passes_on_snapped_images(processor):
     vllm_bounds = QWEN25_VL_7B  # e.g. a vLLM engine that loaded the 7B's processor bounds
     big = noise(640, 480, 1)
-    # 15 text tokens; the tiny processor resizes 640x480 to 252x168 (54 image tokens), vLLM with the 7B's
-    # bounds to 644x476 (23 x 17 blocks of 28 px: 391 tokens)
-    with pytest.raises(StageError, match=r"pre-flight \(vLLM\): row big has 69 prompt tokens .* but 406 .*"
-                                         r"rl.snap_images=on"):
+    # the tiny processor resizes 640x480 to 252x168 (54 image tokens), vLLM with the 7B's bounds to 644x476
+    # (23 x 17 blocks of 28 px: 391 tokens); the text tokens are the same on both sides
+    with pytest.raises(StageError, match=r"pre-flight \(vLLM\): row big has \d+ prompt tokens .* but \d+ .*"
+                                         r"rl.snap_images=on") as err:
         grid.vllm_prompt_preflight(processor, [_row([big], "big")], vllm_bounds, "rl")
+    ours, theirs = (int(x) for x in re.search(r"has (\d+) prompt tokens .* but (\d+)", str(err.value)).groups())
+    assert theirs - ours == 391 - 54
     both = grid.processor_grid(processor).intersect(vllm_bounds)
     rows = [_row(grid.snap_images([noise(w, h, i)], both), f"r{i}") for i, (w, h) in enumerate(SIZES[:-1])]
     rows.append(_row(grid.snap_images([noise(100, 37), noise(640, 480)], both), "two-images"))

@@ -89,7 +89,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 1024, phrases: bool
     if phrases:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Split(Regex("|".join([_PIECES, *(rf"\b{re.escape(w)}\b" for w in
-                                                            sorted(set(words), key=len, reverse=True))])),
+                                                            sorted(set(words), key=lambda w: (-len(w), w)))])),
                                  behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ])
