@@ -34,8 +34,8 @@ def cli() -> None:
 
     \b
     Examples:
-      specs-train bootstrap --out runs/tiny-base                     # the shipped tiny base, from scratch
-      specs-train pipeline --preset tiny --out runs/specs-tiny       # end to end on CPU, ~7 min on 2 cores
+      specs-train bootstrap --out runs/tiny-base --threads 1         # the shipped tiny base, bit for bit (~35 min)
+      specs-train pipeline --preset tiny --out runs/specs-tiny       # end to end on CPU, ~6 min on 2 cores
       specs-train pipeline --preset tiny --out runs/x --set cold_start.method=sft
       specs-train stage rl --from runs/specs-tiny/03-cold-start/model --out runs/rl-only --preset tiny
       specs-train config --preset qwen2.5-vl-7b                      # the resolved settings

@@ -542,7 +542,7 @@ def gf(preset: str, overrides: tuple[str, ...], quick: bool, out: Path, pairs: P
 
     \b
     Examples:
-      specs-train study gf --out runs/gf-study                  # toy world, tiny base, ~20 min on 2 cores
+      specs-train study gf --out runs/gf-study                  # toy world, tiny base, 18 min on 2 cores
       specs-train study gf --quick --out runs/gf-quick          # the machinery in a few minutes
       specs-train study gf --out runs/gf --pairs runs/specs-tiny/02-distill --no-rl
       specs-train study gf --out runs/gf7b --set preset=qwen2.5-vl-7b --set gf=qwen2.5-vl-7b-format ...
