@@ -202,7 +202,7 @@ def test_hanging_server_times_out_and_trips_the_breaker(server, proxy):
 
 
 def test_ctrl_c_keeps_finished_batches_and_resume_completes(server, proxy, tmp_path):
-    proxy.delay_s = 0.4
+    proxy.delay_s = 1.0  # wide enough that a busy machine still sends Ctrl-C while requests are in flight
     args = ["run", "--backend", "openai", "--base-url", proxy.base_url, "-m", server.model, "-s", "id",
             "--limit", "12", "--batch-size", "2", "--concurrency", "2", "--max-new-tokens", "8", "--out",
             str(tmp_path), "--run-name", "k", "--no-report", "-q", "--no-cache"]
@@ -213,6 +213,7 @@ def test_ctrl_c_keeps_finished_batches_and_resume_completes(server, proxy, tmp_p
     deadline = time.time() + 60
     while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 4):
         time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before Ctrl-C could be sent ({len(log.read_text().splitlines())} lines)"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
