@@ -201,6 +201,14 @@ def test_hanging_server_times_out_and_trips_the_breaker(server, proxy):
     assert time.monotonic() - t0 < 10
 
 
+def _as_from_a_shell() -> None:
+    """The child gets Ctrl-C as a user's shell gives it: default action, not blocked. A child inherits the
+    signal mask and ignored signals of the test process, which earlier tests' libraries can leave changed
+    (seen in the full suite: the run never saw the SIGINT and finished)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_finished_batches_and_resume_completes(server, proxy, tmp_path):
     proxy.delay_s = 1.0  # wide enough that a busy machine still sends Ctrl-C while requests are in flight
     args = ["run", "--backend", "openai", "--base-url", proxy.base_url, "-m", server.model, "-s", "id",
@@ -209,7 +217,7 @@ def test_ctrl_c_keeps_finished_batches_and_resume_completes(server, proxy, tmp_p
     log = tmp_path / "k" / "generations.jsonl"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "specs_eval", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_as_from_a_shell)
     deadline = time.time() + 60
     while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 4):
         time.sleep(0.05)
