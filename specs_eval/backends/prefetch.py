@@ -2,9 +2,12 @@
 
 Why: between two ``generate`` calls a backend has work that does not need the model: loading
 images, the chat template, tokenisation, image processing (``HFBackend.prepare``). Done in line,
-the model waits for it every batch (0.937× raw ``generate`` measured on the tiny model); done one
-batch ahead in a thread, only the first batch waits. One thread and one batch of lookahead keep
-memory bounded and the order of everything the caller sees unchanged.
+the model waits for it every batch; done one batch ahead in a thread, only the first batch waits,
+as long as generation leaves the GIL and a core free (a GPU, a server, image files being read).
+A Python-bound CPU model does not: on 2 cores with the 2M-parameter model the thread measured no
+faster than preparing in line (docs/backends.md, "HF backend throughput on this CPU"). One thread
+and one batch of lookahead keep memory bounded and the order of everything the caller sees
+unchanged.
 """
 
 from __future__ import annotations
