@@ -89,10 +89,6 @@ def main() -> None:
             n += int((~torch.isin(gen, torch.tensor([*backend.eos_ids, backend.pad_id]))).sum())
         return n
 
-    def first_batch_prep() -> int:
-        backend.prepare(batches[0])
-        return 0
-
     variants = (("raw", run_raw), ("raw (again)", run_raw), ("backend, prepared", run_prepared),
                 ("backend", run_backend), ("backend+prefetch", run_prefetch))
     for _, fn in variants:  # warm-up
@@ -106,7 +102,7 @@ def main() -> None:
             tokens[name] = fn()
             times[name].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        first_batch_prep()
+        backend.prepare(batches[0])
         prep.append(time.perf_counter() - t0)
     # per round: the variant's throughput over raw's in the same round (same tokens, so a time ratio)
     ratios = {k: [(tokens[k] / t) / (tokens["raw"] / r) for t, r in zip(times[k], times["raw"], strict=True)] for k in times}
